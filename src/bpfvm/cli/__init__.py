@@ -1,0 +1,1 @@
+"""The ``bpfvm`` command line."""

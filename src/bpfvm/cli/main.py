@@ -1,0 +1,126 @@
+"""``bpfvm`` command-line entry point: argument parsing and dispatch.
+
+Every :class:`~bpfvm.errors.BpfvmError` is printed as one line on stderr with exit status 1;
+anything else escaping a command is a bug and is reported as such (still without a
+traceback unless ``BPFVM_DEBUG`` is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from bpfvm.asm.disasm import listing
+from bpfvm.cli.inputs import load_programs, parse_hex, programs_from_bytes
+from bpfvm.errors import BpfvmError, InputError
+from bpfvm.isa.codec import encode
+from bpfvm.vm.interp import InterpOptions, run_program
+
+
+def _cmd_asm(args: argparse.Namespace) -> int:
+    progs = load_programs(args.file, None)
+    code = encode(progs[0].insns)
+    if args.output:
+        with open(args.output, "wb") as fh:
+            fh.write(code)
+    else:
+        sys.stdout.write(code.hex() + "\n")
+    return 0
+
+
+def _cmd_disasm(args: argparse.Namespace) -> int:
+    progs = load_programs(args.file, args.hex, args.prog, validate=not args.no_validate)
+    for i, prog in enumerate(progs):
+        if len(progs) > 1:
+            print(("\n" if i else "") + f"{prog.name}:")
+        print(listing(prog.insns))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    progs = load_programs(args.file, args.hex, args.prog)
+    if len(progs) != 1:
+        names = ", ".join(p.name for p in progs)
+        raise InputError(f"the object has {len(progs)} programs ({names}): choose one with --prog")
+    mem = parse_hex(args.mem, "--mem") if args.mem else b""
+    options = InterpOptions(max_insns=args.max_insns)
+    result = run_program(progs[0].insns, mem, options=options)
+    if args.json:
+        print(json.dumps({"retval": result.retval, "insns_executed": result.insns_executed}))
+    else:
+        print(f"{result.retval:#x}")
+    return 0
+
+
+def _cmd_conformance_plugin(args: argparse.Namespace) -> int:
+    data = sys.stdin.buffer.read()
+    if args.elf and not data.startswith(b"\x7fELF"):
+        raise InputError("--elf given but stdin is not an ELF object")
+    progs = programs_from_bytes(data, "<stdin>", validate=True) if args.elf else None
+    if progs is None:
+        from bpfvm.isa.codec import decode
+
+        insns = decode(data)
+    else:
+        insns = progs[0].insns
+    mem = parse_hex(args.memory, "memory") if args.memory else b""
+    print(f"{run_program(insns, mem).retval:x}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bpfvm", description="Userspace eBPF toolchain.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("asm", help="assemble kernel-syntax or uBPF-dialect text to bytecode")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="write raw bytes here (default: hex on stdout)")
+    p.set_defaults(func=_cmd_asm)
+
+    p = sub.add_parser("disasm", help="disassemble raw bytes, hex, asm text or an ELF object")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--hex", help="the program as hex bytes")
+    p.add_argument("--prog", help="only this program of an ELF object")
+    p.add_argument("--no-validate", action="store_true",
+                   help="print instructions even when their encoding is invalid")
+    p.set_defaults(func=_cmd_disasm)
+
+    p = sub.add_parser("run", help="run a program on the interpreter and print r0")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--hex", help="the program as hex bytes")
+    p.add_argument("--prog", help="the program to run, in an ELF object")
+    p.add_argument("--mem", help="memory passed in r1 (length in r2), as hex")
+    p.add_argument("--json", action="store_true", help="print {\"retval\": ...}")
+    p.add_argument("--max-insns", type=int, default=InterpOptions.max_insns,
+                   help="stop a run after this many instructions (default %(default)s)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("conformance-plugin",
+                       help="bpf_conformance plugin: program on stdin, memory hex in argv")
+    p.add_argument("memory", nargs="?", default="")
+    p.add_argument("--elf", action="store_true", help="stdin is an ELF object")
+    p.set_defaults(func=_cmd_conformance_plugin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BpfvmError as exc:
+        print(f"bpfvm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug in bpfvm: still one line, unless debugging
+        if os.environ.get("BPFVM_DEBUG"):
+            raise
+        print(f"bpfvm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Execution engines: the reference interpreter (and, later, the JIT)."""

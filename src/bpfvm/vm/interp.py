@@ -1,0 +1,492 @@
+"""The reference interpreter.
+
+The program is compiled once into a table indexed by slot: each entry is a closure that
+executes one instruction on the register list and returns the next pc (``EXIT`` when the
+main frame returns). Closures are built per :class:`~bpfvm.isa.spec.OpKind` from the opcode
+table with their operands bound, so the run loop is just ``pc = handlers[pc](regs)``.
+
+Semantics follow the kernel's interpreter (``core.c: ___bpf_prog_run``) and SPEC.md
+section 6: 64-bit wraparound, zero-extended 32-bit results, masked shift amounts, the
+post-fixup division rules, a fresh 512-byte stack per frame, bpf-to-bpf calls up to 8
+frames (callee-saved r6-r9 restored on return), helpers through a
+:class:`~bpfvm.runtime.helpers.HelperRegistry`. Memory goes through the checked
+:class:`~bpfvm.runtime.memory.AddressSpace`, so a stray access is a clean
+:class:`~bpfvm.errors.VmFault`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bpfvm.errors import VmFault
+from bpfvm.isa.insn import Insn, slot_pcs
+from bpfvm.isa.opcodes import (
+    MAX_BPF_REG,
+    REG_FP,
+    SIZE_BYTES,
+    AluOp,
+    AtomicOp,
+    CallSrc,
+    Size,
+    Source,
+)
+from bpfvm.isa.spec import OpKind, OpSpec
+from bpfvm.isa.validate import is_stack_arg_access
+from bpfvm.runtime.helpers import HelperCall, HelperRegistry, describe_missing
+from bpfvm.runtime.memory import AddressSpace, Region
+from bpfvm.vm import alu
+from bpfvm.vm.alu import M32, M64
+from bpfvm.vm.jumps import JMP32, JMP64
+
+EXIT = -1
+Handler = Callable[[list[int]], int]
+
+MAX_BPF_STACK = 512
+MAX_CALL_FRAMES = 8
+BPF_MAX_LOOPS = 8 * 1024 * 1024  # may_goto budget per frame, as the kernel initialises it
+
+
+@dataclass(frozen=True)
+class InterpOptions:
+    """Limits of one run."""
+
+    max_insns: int = 100_000_000  # runaway guard: instructions executed per run
+    stack_size: int = MAX_BPF_STACK
+    max_call_frames: int = MAX_CALL_FRAMES
+
+
+@dataclass
+class RunResult:
+    retval: int
+    insns_executed: int
+    trace: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Frame:
+    return_pc: int
+    saved: list[int]  # r6..r10 of the caller
+    stack: Region
+    may_goto: int
+
+
+class Interpreter:
+    """Runs one program; reusable across runs (not re-entrant)."""
+
+    def __init__(
+        self,
+        insns: Sequence[Insn],
+        helpers: HelperRegistry | None = None,
+        options: InterpOptions | None = None,
+    ) -> None:
+        self.insns = list(insns)
+        self.helpers = helpers if helpers is not None else HelperRegistry()
+        self.options = options or InterpOptions()
+        self.mem = AddressSpace()
+        self.call = HelperCall(self.mem)
+        self._stacks = [Region(f"stack[{i}]", self.options.stack_size)
+                        for i in range(self.options.max_call_frames)]
+        self._frames: list[_Frame] = []
+        self._may_goto = BPF_MAX_LOOPS
+        self._handlers = self._compile()
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self, args: Sequence[int] = (), regions: Sequence[Region] = ()) -> RunResult:
+        """Run from slot 0 with r1.. = ``args`` and the given regions mapped."""
+        self.mem.clear()
+        for region in regions:
+            self.mem.map(region)
+        self._frames.clear()
+        self._may_goto = BPF_MAX_LOOPS
+        self.call.trace = []
+        stack = self._enter_stack(0)
+        regs = [0] * (MAX_BPF_REG + 1)
+        for i, value in enumerate(args[:5]):
+            regs[1 + i] = value & M64
+        regs[REG_FP] = stack.end
+        handlers = self._handlers
+        pc = 0
+        budget = self.options.max_insns
+        executed = 0
+        for executed in range(1, budget + 1):  # noqa: B007
+            pc = handlers[pc](regs)
+            if pc < 0:
+                return RunResult(regs[0], executed, self.call.trace)
+        raise VmFault(pc, f"instruction limit of {budget} exceeded (program does not terminate?)")
+
+    def _enter_stack(self, depth: int) -> Region:
+        stack = self._stacks[depth]
+        ctypes.memset(stack.addr, 0, stack.size)
+        self.mem.map(stack)
+        return stack
+
+    # -- compilation -------------------------------------------------------------------
+
+    def _compile(self) -> list[Handler]:
+        nslots = sum(i.width for i in self.insns)
+        handlers: list[Handler] = [_fault_handler(pc, "jump into the middle of ldimm64 insn")
+                                   for pc in range(nslots + 1)]
+        handlers[nslots] = _fault_handler(nslots, "fell off the end of the program")
+        for pc, insn in zip(slot_pcs(self.insns), self.insns, strict=True):
+            spec = insn.spec
+            if spec is None:
+                handlers[pc] = _fault_handler(pc, f"unknown opcode {insn.code:02x}")
+                continue
+            handlers[pc] = self._compile_one(pc, insn, spec, nslots)
+        return handlers
+
+    def _compile_one(self, pc: int, insn: Insn, spec: OpSpec, nslots: int) -> Handler:
+        kind = spec.kind
+        if kind in (OpKind.JA, OpKind.GOTOL, OpKind.JCOND, OpKind.JCC):
+            rel = insn.imm if kind is OpKind.GOTOL else insn.off
+            target = pc + 1 + rel
+            if not 0 <= target < nslots:
+                return _fault_handler(pc, f"jump out of range from insn {pc} to {target}")
+        if kind is OpKind.CALL and insn.src == CallSrc.PSEUDO_CALL:
+            target = pc + 1 + insn.imm
+            if not 0 <= target < nslots:
+                return _fault_handler(pc, "call to invalid destination")
+        if is_stack_arg_access(insn, spec):
+            return _fault_handler(pc, "stack args are not supported in non-JITed programs")
+        return _COMPILERS[kind](self, pc, insn, spec)
+
+    # -- calls -------------------------------------------------------------------------
+
+    def _call_helper(self, pc: int, helper_id: int, r: list[int]) -> None:
+        fn = self.helpers.get(helper_id)
+        if fn is None:
+            raise VmFault(pc, describe_missing(helper_id))
+        self.call.pc = pc
+        r[0] = fn(self.call, r[1], r[2], r[3], r[4], r[5]) & M64
+
+    def _call_local(self, pc: int, target: int, r: list[int]) -> int:
+        depth = len(self._frames) + 1
+        if depth >= self.options.max_call_frames:
+            raise VmFault(pc, f"the call stack of {depth + 1} frames is too deep")
+        self._frames.append(_Frame(pc + 1, r[6:11], self._stacks[depth - 1], self._may_goto))
+        self._may_goto = BPF_MAX_LOOPS
+        r[REG_FP] = self._enter_stack(depth).end
+        return target
+
+    def _exit(self, r: list[int]) -> int:
+        if not self._frames:
+            return EXIT
+        frame = self._frames.pop()
+        self.mem.unmap(self._stacks[len(self._frames) + 1])
+        r[6:11] = frame.saved
+        self._may_goto = frame.may_goto
+        return frame.return_pc
+
+    def _may_goto_taken(self) -> bool:
+        if self._may_goto == 0:
+            return True
+        self._may_goto -= 1
+        return False
+
+
+def _fault_handler(pc: int, message: str) -> Handler:
+    def fault(r: list[int]) -> int:
+        raise VmFault(pc, message)
+
+    return fault
+
+
+# -- per-kind compilers ----------------------------------------------------------------------
+# Each returns a closure with everything it needs bound as defaults or cells.
+
+Compiler = Callable[[Interpreter, int, Insn, OpSpec], Handler]
+
+
+def _c_alu(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.alu_op is not None
+    wide = spec.is64
+    signed = insn.off == 1 and spec.alu_op in (AluOp.DIV, AluOp.MOD)
+    op = (alu.ALU64 if wide else alu.ALU32)[(spec.alu_op, signed)]
+    d, s, nxt = insn.dst, insn.src, pc + 1
+    if spec.source is Source.X:
+        def alu_x(r: list[int]) -> int:
+            r[d] = op(r[d], r[s])
+            return nxt
+
+        return alu_x
+    k = insn.imm & (M64 if wide else M32)
+
+    def alu_k(r: list[int]) -> int:
+        r[d] = op(r[d], k)
+        return nxt
+
+    return alu_k
+
+
+def _c_mov(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    wide = spec.is64
+    d, s, nxt = insn.dst, insn.src, pc + 1
+    if spec.source is Source.K:
+        k = insn.imm & (M64 if wide else M32)
+
+        def mov_k(r: list[int]) -> int:
+            r[d] = k
+            return nxt
+
+        return mov_k
+    if insn.off in (8, 16, 32):
+        bits = insn.off
+
+        def movsx(r: list[int]) -> int:
+            r[d] = alu.movsx(r[s], bits, wide)
+            return nxt
+
+        return movsx
+    if wide and insn.off == 1:
+        # addr_space_cast: arena pointers are plain addresses in bpfvm, the cast is a move.
+        def cast(r: list[int]) -> int:
+            r[d] = r[s]
+            return nxt
+
+        return cast
+    mask = M64 if wide else M32
+
+    def mov_x(r: list[int]) -> int:
+        r[d] = r[s] & mask
+        return nxt
+
+    return mov_x
+
+
+def _c_neg(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    d, nxt, mask = insn.dst, pc + 1, M64 if spec.is64 else M32
+
+    def neg(r: list[int]) -> int:
+        r[d] = -r[d] & mask
+        return nxt
+
+    return neg
+
+
+def _c_end(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    d, nxt, bits = insn.dst, pc + 1, insn.imm
+    swap = spec.kind is OpKind.BSWAP or spec.source is Source.X
+
+    def end(r: list[int]) -> int:
+        r[d] = alu.end(r[d], bits, swap)
+        return nxt
+
+    return end
+
+
+def _c_ja(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    target = pc + 1 + (insn.imm if spec.kind is OpKind.GOTOL else insn.off)
+    return lambda r: target
+
+
+def _c_jcond(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    target, nxt = pc + 1 + insn.off, pc + 1
+    taken = vm._may_goto_taken
+
+    def may_goto(r: list[int]) -> int:
+        return target if taken() else nxt
+
+    return may_goto
+
+
+def _c_jcc(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.jmp_op is not None
+    cmp = (JMP64 if spec.is64 else JMP32)[spec.jmp_op]
+    d, s, target, nxt = insn.dst, insn.src, pc + 1 + insn.off, pc + 1
+    if spec.source is Source.X:
+        def jcc_x(r: list[int]) -> int:
+            return target if cmp(r[d], r[s]) else nxt
+
+        return jcc_x
+    k = insn.imm & M64
+
+    def jcc_k(r: list[int]) -> int:
+        return target if cmp(r[d], k) else nxt
+
+    return jcc_k
+
+
+def _c_call(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    nxt = pc + 1
+    if insn.src == CallSrc.PSEUDO_CALL:
+        target = pc + 1 + insn.imm
+        call_local = vm._call_local
+        return lambda r: call_local(pc, target, r)
+    if insn.src == CallSrc.KFUNC_CALL:
+        return _fault_handler(pc, "kernel function calls (kfuncs) need the JIT")
+    helper_id, call_helper = insn.imm, vm._call_helper
+
+    def call(r: list[int]) -> int:
+        call_helper(pc, helper_id, r)
+        return nxt
+
+    return call
+
+
+def _c_callx(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    # uBPF semantics: the register holds a helper id.
+    d, nxt, call_helper = insn.dst, pc + 1, vm._call_helper
+
+    def callx(r: list[int]) -> int:
+        call_helper(pc, r[d], r)
+        return nxt
+
+    return callx
+
+
+def _c_exit(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    return vm._exit
+
+
+def _c_ld_imm64(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    if insn.src != 0:
+        return _fault_handler(pc, f"unresolved pseudo ld_imm64 (src_reg {insn.src})")
+    d, value, nxt = insn.dst, insn.imm64, pc + 2
+
+    def lddw(r: list[int]) -> int:
+        r[d] = value
+        return nxt
+
+    return lddw
+
+
+def _c_ld_legacy(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    return _fault_handler(pc, "BPF_LD_[ABS|IND] needs a socket buffer context")
+
+
+def _c_ldx(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.size is not None
+    d, s, off, nxt, size = insn.dst, insn.src, insn.off, pc + 1, SIZE_BYTES[spec.size]
+    load = vm.mem.load
+    if spec.kind is OpKind.LDX_SX:
+        bits = size * 8
+
+        def ldxsx(r: list[int]) -> int:
+            r[d] = alu.sext(load((r[s] + off) & M64, size, pc), bits) & M64
+            return nxt
+
+        return ldxsx
+
+    def ldx(r: list[int]) -> int:
+        r[d] = load((r[s] + off) & M64, size, pc)
+        return nxt
+
+    return ldx
+
+
+def _c_st(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.size is not None
+    d, off, nxt, size, k = insn.dst, insn.off, pc + 1, SIZE_BYTES[spec.size], insn.imm
+    store = vm.mem.store
+
+    def st(r: list[int]) -> int:
+        store((r[d] + off) & M64, size, k, pc)
+        return nxt
+
+    return st
+
+
+def _c_stx(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.size is not None
+    d, s, off, nxt, size = insn.dst, insn.src, insn.off, pc + 1, SIZE_BYTES[spec.size]
+    store = vm.mem.store
+
+    def stx(r: list[int]) -> int:
+        store((r[d] + off) & M64, size, r[s], pc)
+        return nxt
+
+    return stx
+
+
+_ATOMIC_RMW: dict[int, Callable[[int, int], int]] = {
+    AtomicOp.ADD: lambda m, v: m + v,
+    AtomicOp.OR: lambda m, v: m | v,
+    AtomicOp.AND: lambda m, v: m & v,
+    AtomicOp.XOR: lambda m, v: m ^ v,
+    AtomicOp.XCHG: lambda m, v: v,
+}
+
+
+def _c_atomic(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    assert spec.size is not None
+    d, s, off, nxt = insn.dst, insn.src, insn.off, pc + 1
+    size = SIZE_BYTES[spec.size]
+    mask = (1 << (8 * size)) - 1
+    load, store = vm.mem.load, vm.mem.store
+    op = insn.imm
+    if op == AtomicOp.LOAD_ACQ:
+        def load_acquire(r: list[int]) -> int:
+            r[d] = load((r[s] + off) & M64, size, pc)
+            return nxt
+
+        return load_acquire
+    if op == AtomicOp.STORE_REL:
+        def store_release(r: list[int]) -> int:
+            store((r[d] + off) & M64, size, r[s], pc)
+            return nxt
+
+        return store_release
+    if op == AtomicOp.CMPXCHG:
+        def cmpxchg(r: list[int]) -> int:
+            addr = (r[d] + off) & M64
+            old = load(addr, size, pc)
+            if old == r[0] & mask:
+                store(addr, size, r[s], pc)
+            r[0] = old
+            return nxt
+
+        return cmpxchg
+    fetch = bool(op & 0x01)
+    rmw = _ATOMIC_RMW.get(op if op == AtomicOp.XCHG else op & ~0x01)
+    if rmw is None or spec.size not in (Size.W, Size.DW):
+        return _fault_handler(pc, f"BPF_ATOMIC uses invalid atomic opcode {op & 0xFFFFFFFF:02x}")
+
+    def atomic(r: list[int]) -> int:
+        addr = (r[d] + off) & M64
+        old = load(addr, size, pc)
+        store(addr, size, rmw(old, r[s]), pc)
+        if fetch:
+            r[s] = old
+        return nxt
+
+    return atomic
+
+
+_COMPILERS: dict[OpKind, Compiler] = {
+    OpKind.ALU: _c_alu,
+    OpKind.NEG: _c_neg,
+    OpKind.MOV: _c_mov,
+    OpKind.END: _c_end,
+    OpKind.BSWAP: _c_end,
+    OpKind.JA: _c_ja,
+    OpKind.GOTOL: _c_ja,
+    OpKind.JCOND: _c_jcond,
+    OpKind.JCC: _c_jcc,
+    OpKind.CALL: _c_call,
+    OpKind.CALLX: _c_callx,
+    OpKind.EXIT: _c_exit,
+    OpKind.LD_IMM64: _c_ld_imm64,
+    OpKind.LD_ABS: _c_ld_legacy,
+    OpKind.LD_IND: _c_ld_legacy,
+    OpKind.LDX: _c_ldx,
+    OpKind.LDX_SX: _c_ldx,
+    OpKind.ST: _c_st,
+    OpKind.STX: _c_stx,
+    OpKind.ATOMIC: _c_atomic,
+}
+assert set(_COMPILERS) == set(OpKind)
+
+
+def run_program(
+    insns: Sequence[Insn],
+    mem: bytes = b"",
+    helpers: HelperRegistry | None = None,
+    options: InterpOptions | None = None,
+) -> RunResult:
+    """Run a program the way bpf_conformance does: r1 = the memory buffer, r2 = its length."""
+    vm = Interpreter(insns, helpers, options)
+    region = Region.from_bytes("mem", mem)
+    return vm.run((region.addr, len(mem)), (region,))
