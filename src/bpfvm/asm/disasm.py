@@ -84,10 +84,8 @@ def _mov(insn: Insn, spec: OpSpec) -> str:
 
 
 def _end(insn: Insn, spec: OpSpec) -> str:
-    if spec.kind is OpKind.BSWAP:
-        name = "bswap"
-    else:
-        name = "be" if spec.source is Source.X else "le"
+    swap_names = {Source.K: "le", Source.X: "be"}
+    name = "bswap" if spec.kind is OpKind.BSWAP else swap_names[spec.source or Source.K]
     return f"r{insn.dst} = {name}{insn.imm} r{insn.dst}"
 
 

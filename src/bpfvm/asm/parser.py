@@ -39,8 +39,9 @@ from bpfvm.isa.validate import check_fields
 _SIZES = {"8": Size.B, "16": Size.H, "32": Size.W, "64": Size.DW}
 _NUM = r"[+-]?\s*(?:0x[0-9a-fA-F]+|\d+)"
 _REG = r"[rw]\d+"
-_ADDR = rf"(?P<base>r\d+)\s*(?:(?P<sign>[+-])\s*(?P<off>0x[0-9a-fA-F]+|\d+))?"
-_MEM = rf"\*\(\s*(?P<su>[us])(?P<bits>8|16|32|64)\s*\*\s*\)\s*\(\s*{_ADDR}\s*\)"
+_ADDR = r"(?P<base>r\d+)\s*(?:(?P<sign>[+-])\s*(?P<off>0x[0-9a-fA-F]+|\d+))?"
+_PMEM = rf"\(\s*(?P<su>[us])(?P<bits>8|16|32|64)\s*\*\s*\)\s*\(\s*{_ADDR}\s*\)"  # (u32 *)(r1 + 4)
+_MEM = rf"\*{_PMEM}"  # *(u32 *)(r1 + 4)
 _TARGET = r"(?P<target>[+-]\s*\d+|[A-Za-z_.$][\w.$]*)"
 _LABEL = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*:")
 _COMMENT = re.compile(r"(#|//|;).*$")
@@ -160,8 +161,10 @@ def _goto(m: re.Match[str], c: _Ctx) -> Insn | tuple[Insn, str]:
     return (insn, label) if label else insn
 
 
-@_form(rf"if\s+(?P<dst>{_REG})\s*(?P<op>s?[<>]=?|==|!=|&)\s*(?P<rhs>{_REG}|{_NUM})"
-       rf"\s+goto\s+{_TARGET}")
+@_form(
+    rf"if\s+(?P<dst>{_REG})\s*(?P<op>s?[<>]=?|==|!=|&)\s*(?P<rhs>{_REG}|{_NUM})"
+    rf"\s+goto\s+{_TARGET}"
+)
 def _jcc(m: re.Match[str], c: _Ctx) -> Insn | tuple[Insn, str]:
     wide = _wide(m["dst"])
     cls = InsnClass.JMP if wide else InsnClass.JMP32
@@ -196,20 +199,29 @@ def _atomic_size(c: _Ctx, bits: str, wide: bool) -> Size:
     return size
 
 
-@_form(rf"(?P<dst>{_REG})\s*=\s*atomic_fetch_(?P<op>add|or|and|xor)\(\s*\(\s*u(?P<bits>32|64)"
-       rf"\s*\*\s*\)\s*\(\s*{_ADDR}\s*\)\s*,\s*(?P<src>{_REG})\s*\)")
+@_form(
+    rf"(?P<dst>{_REG})\s*=\s*atomic_fetch_(?P<op>add|or|and|xor)\(\s*\(\s*u(?P<bits>32|64)"
+    rf"\s*\*\s*\)\s*\(\s*{_ADDR}\s*\)\s*,\s*(?P<src>{_REG})\s*\)"
+)
 def _fetch(m: re.Match[str], c: _Ctx) -> Insn:
     wide = _wide(m["src"])
     if m["dst"] != m["src"]:
         raise c.error("atomic_fetch result must be its source register", m["dst"])
     size = _atomic_size(c, m["bits"], wide)
     imm = _FETCH_BY_TEXT[m["op"]]
-    return Insn(InsnClass.STX | Mode.ATOMIC | size, c.reg(m["base"]), c.reg(m["src"], wide),
-                c.mem_off(m), imm)
+    return Insn(
+        InsnClass.STX | Mode.ATOMIC | size,
+        c.reg(m["base"]),
+        c.reg(m["src"], wide),
+        c.mem_off(m),
+        imm,
+    )
 
 
-@_form(rf"(?P<dst>{_REG})\s*=\s*(?P<op>xchg_64|xchg32_32|cmpxchg_64|cmpxchg32_32)\(\s*{_ADDR}"
-       rf"\s*,\s*(?:(?P<r0>{_REG})\s*,\s*)?(?P<src>{_REG})\s*\)")
+@_form(
+    rf"(?P<dst>{_REG})\s*=\s*(?P<op>xchg_64|xchg32_32|cmpxchg_64|cmpxchg32_32)\(\s*{_ADDR}"
+    rf"\s*,\s*(?:(?P<r0>{_REG})\s*,\s*)?(?P<src>{_REG})\s*\)"
+)
 def _xchg(m: re.Match[str], c: _Ctx) -> Insn:
     wide = m["op"].endswith("_64")
     size = Size.DW if wide else Size.W
@@ -222,26 +234,33 @@ def _xchg(m: re.Match[str], c: _Ctx) -> Insn:
     ):
         raise c.error(f"wrong result register for {m['op']}", m["dst"])
     imm = AtomicOp.CMPXCHG if is_cmp else AtomicOp.XCHG
-    return Insn(InsnClass.STX | Mode.ATOMIC | size, c.reg(m["base"]), c.reg(m["src"], wide),
-                c.mem_off(m), imm)
+    return Insn(
+        InsnClass.STX | Mode.ATOMIC | size,
+        c.reg(m["base"]),
+        c.reg(m["src"], wide),
+        c.mem_off(m),
+        imm,
+    )
 
 
-@_form(rf"(?P<dst>{_REG})\s*=\s*load_acquire\(\s*{_MEM}\s*\)".replace(r"\*\(\s*(?P<su>", r"\(\s*(?P<su>"))
+@_form(rf"(?P<dst>{_REG})\s*=\s*load_acquire\(\s*{_PMEM}\s*\)")
 def _load_acq(m: re.Match[str], c: _Ctx) -> Insn:
     size = _SIZES[m["bits"]]
     code = InsnClass.STX | Mode.ATOMIC | size
     return Insn(code, c.reg(m["dst"]), c.reg(m["base"]), c.mem_off(m), AtomicOp.LOAD_ACQ)
 
 
-@_form(rf"store_release\(\s*{_MEM}\s*,\s*(?P<src>{_REG})\s*\)".replace(r"\*\(\s*(?P<su>", r"\(\s*(?P<su>"))
+@_form(rf"store_release\(\s*{_PMEM}\s*,\s*(?P<src>{_REG})\s*\)")
 def _store_rel(m: re.Match[str], c: _Ctx) -> Insn:
     size = _SIZES[m["bits"]]
     code = InsnClass.STX | Mode.ATOMIC | size
     return Insn(code, c.reg(m["base"]), c.reg(m["src"]), c.mem_off(m), AtomicOp.STORE_REL)
 
 
-@_form(r"r0\s*=\s*\*\(\s*u(?P<bits>8|16|32)\s*\*\s*\)\s*skb\[\s*(?:(?P<idx>r\d+)\s*"
-       rf"(?:(?P<sign>[+-])\s*(?P<imm>{_NUM}))?|(?P<abs>{_NUM}))\s*\]")
+@_form(
+    r"r0\s*=\s*\*\(\s*u(?P<bits>8|16|32)\s*\*\s*\)\s*skb\[\s*(?:(?P<idx>r\d+)\s*"
+    rf"(?:(?P<sign>[+-])\s*(?P<imm>{_NUM}))?|(?P<abs>{_NUM}))\s*\]"
+)
 def _ld_skb(m: re.Match[str], c: _Ctx) -> Insn:
     size = _SIZES[m["bits"]]
     if m["abs"] is not None:
@@ -273,8 +292,10 @@ def _lddw(m: re.Match[str], c: _Ctx) -> Insn:
     return ld_imm64(c.reg(m["dst"]), c.num(m["imm"], -(1 << 63), (1 << 64) - 1))
 
 
-@_form(rf"ld_pseudo\s+(?P<dst>r\d+)\s*,\s*(?P<src>\d+)\s*,\s*(?P<imm>{_NUM})"
-       rf"(?:\s*,\s*(?P<hi>{_NUM}))?")
+@_form(
+    rf"ld_pseudo\s+(?P<dst>r\d+)\s*,\s*(?P<src>\d+)\s*,\s*(?P<imm>{_NUM})"
+    rf"(?:\s*,\s*(?P<hi>{_NUM}))?"
+)
 def _ld_pseudo(m: re.Match[str], c: _Ctx) -> Insn:
     hi = c.imm32(m["hi"]) if m["hi"] else 0
     insn = ld_imm64(c.reg(m["dst"]), 0, src=c.num(m["src"], 0, 15, "pseudo source"))
@@ -289,7 +310,7 @@ def _neg(m: re.Match[str], c: _Ctx) -> Insn:
     return Insn((InsnClass.ALU64 if wide else InsnClass.ALU) | AluOp.NEG, c.reg(m["dst"]))
 
 
-@_form(rf"(?P<dst>r\d+)\s*=\s*(?P<op>le|be|bswap)(?P<bits>16|32|64)\s+(?P<src>r\d+)")
+@_form(r"(?P<dst>r\d+)\s*=\s*(?P<op>le|be|bswap)(?P<bits>16|32|64)\s+(?P<src>r\d+)")
 def _end(m: re.Match[str], c: _Ctx) -> Insn:
     if m["dst"] != m["src"]:
         raise c.error("byte swap must use the same register", m["src"])
@@ -301,8 +322,10 @@ def _end(m: re.Match[str], c: _Ctx) -> Insn:
     return Insn(cls | AluOp.END | src, c.reg(m["dst"]), imm=int(m["bits"]))
 
 
-@_form(r"(?P<dst>r\d+)\s*=\s*addr_space_cast\(\s*(?P<src>r\d+)\s*,\s*(?P<to>\d+)\s*,"
-       r"\s*(?P<frm>\d+)\s*\)")
+@_form(
+    r"(?P<dst>r\d+)\s*=\s*addr_space_cast\(\s*(?P<src>r\d+)\s*,\s*(?P<to>\d+)\s*,"
+    r"\s*(?P<frm>\d+)\s*\)"
+)
 def _addr_space_cast(m: re.Match[str], c: _Ctx) -> Insn:
     imm = (int(m["to"]) << 16) | int(m["frm"])
     code = InsnClass.ALU64 | AluOp.MOV | Source.X
@@ -355,7 +378,7 @@ def assemble(text: str, source: str = "<asm>") -> list[Insn]:
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = _COMMENT.sub("", raw).rstrip()
         col = 0
-        while (lm := _LABEL.match(line, col)) and not line[lm.end():].startswith("="):
+        while (lm := _LABEL.match(line, col)) and not line[lm.end() :].startswith("="):
             name = lm[1]
             if name in labels:
                 raise AsmError(lineno, lm.start(1) + 1, f"duplicate label '{name}'", source)
@@ -386,8 +409,12 @@ def _resolve(stmts: list[_Stmt], labels: dict[str, int], source: str) -> list[In
                 insn = replace(insn, imm=rel)
             else:
                 if not -(1 << 15) <= rel < (1 << 15):
-                    raise AsmError(st.line, st.label_col,
-                                   f"jump to '{st.label}' does not fit in 16 bits", source)
+                    raise AsmError(
+                        st.line,
+                        st.label_col,
+                        f"jump to '{st.label}' does not fit in 16 bits",
+                        source,
+                    )
                 insn = replace(insn, off=rel)
         msg = check_fields(insn)
         if msg is not None:

@@ -38,8 +38,13 @@ _JMP = {
 }  # fmt: skip
 _SIZES = {"b": Size.B, "h": Size.H, "w": Size.W, "dw": Size.DW}
 _ATOMIC = {"add": AtomicOp.ADD, "or": AtomicOp.OR, "and": AtomicOp.AND, "xor": AtomicOp.XOR}
-_MOVSX = {"movsx832": (8, False), "movsx1632": (16, False), "movsx864": (8, True),
-          "movsx1664": (16, True), "movsx3264": (32, True)}
+_MOVSX = {
+    "movsx832": (8, False),
+    "movsx1632": (16, False),
+    "movsx864": (8, True),
+    "movsx1664": (16, True),
+    "movsx3264": (32, True),
+}
 _REG = re.compile(r"%r(\d+)$")
 _MEM = re.compile(r"\[\s*%r(\d+)\s*(?:([+-])\s*(0x[0-9a-fA-F]+|\d+))?\s*\]$")
 _LABEL = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\s*:\s*")
@@ -109,9 +114,12 @@ def _parse(ln: _Line, mnem: str, ops: list[str]) -> tuple[Insn, str | None]:
         return Insn(cls | AluOp.MOV | Source.X, ln.reg(ops[0]), ln.reg(ops[1]), bits), None
     if m := re.fullmatch(r"(be|le|bswap|swap)(16|32|64)", mnem):
         want(1)
-        cls, src = {"be": (InsnClass.ALU, Source.X), "le": (InsnClass.ALU, Source.K)}.get(
-            m[1], (InsnClass.ALU64, Source.K))
-        return Insn(cls | AluOp.END | src, ln.reg(ops[0]), imm=int(m[2])), None
+        forms: dict[str, tuple[InsnClass, Source]] = {
+            "be": (InsnClass.ALU, Source.X),
+            "le": (InsnClass.ALU, Source.K),
+        }
+        cls, order = forms.get(m[1], (InsnClass.ALU64, Source.K))
+        return Insn(cls | AluOp.END | order, ln.reg(ops[0]), imm=int(m[2])), None
     if m := re.fullmatch(r"ldx(s?)(b|h|w|dw)", mnem):
         want(2)
         mode = Mode.MEMSX if m[1] else Mode.MEM

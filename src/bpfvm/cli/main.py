@@ -84,8 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?")
     p.add_argument("--hex", help="the program as hex bytes")
     p.add_argument("--prog", help="only this program of an ELF object")
-    p.add_argument("--no-validate", action="store_true",
-                   help="print instructions even when their encoding is invalid")
+    p.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="print instructions even when their encoding is invalid",
+    )
     p.set_defaults(func=_cmd_disasm)
 
     p = sub.add_parser("run", help="run a program on the interpreter and print r0")
@@ -93,13 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hex", help="the program as hex bytes")
     p.add_argument("--prog", help="the program to run, in an ELF object")
     p.add_argument("--mem", help="memory passed in r1 (length in r2), as hex")
-    p.add_argument("--json", action="store_true", help="print {\"retval\": ...}")
-    p.add_argument("--max-insns", type=int, default=InterpOptions.max_insns,
-                   help="stop a run after this many instructions (default %(default)s)")
+    p.add_argument("--json", action="store_true", help='print {"retval": ...}')
+    p.add_argument(
+        "--max-insns",
+        type=int,
+        default=InterpOptions.max_insns,
+        help="stop a run after this many instructions (default %(default)s)",
+    )
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("conformance-plugin",
-                       help="bpf_conformance plugin: program on stdin, memory hex in argv")
+    p = sub.add_parser(
+        "conformance-plugin", help="bpf_conformance plugin: program on stdin, memory hex in argv"
+    )
     p.add_argument("memory", nargs="?", default="")
     p.add_argument("--elf", action="store_true", help="stdin is an ELF object")
     p.set_defaults(func=_cmd_conformance_plugin)

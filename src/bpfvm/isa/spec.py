@@ -101,35 +101,107 @@ def _build() -> dict[int, OpSpec]:
             for jop in COND_JMP_OPS:
                 add(OpSpec(cls | src | jop, OpKind.JCC, cls, source=src, jmp_op=jop))
     add(OpSpec(InsnClass.JMP | JmpOp.JA, OpKind.JA, InsnClass.JMP, Source.K, jmp_op=JmpOp.JA))
-    add(OpSpec(InsnClass.JMP32 | JmpOp.JA, OpKind.GOTOL, InsnClass.JMP32, Source.K,
-               jmp_op=JmpOp.JA))
-    add(OpSpec(InsnClass.JMP | JmpOp.JCOND, OpKind.JCOND, InsnClass.JMP, Source.K,
-               jmp_op=JmpOp.JCOND))
-    add(OpSpec(InsnClass.JMP | JmpOp.CALL, OpKind.CALL, InsnClass.JMP, Source.K,
-               jmp_op=JmpOp.CALL))
-    add(OpSpec(InsnClass.JMP | JmpOp.CALL | Source.X, OpKind.CALLX, InsnClass.JMP, Source.X,
-               jmp_op=JmpOp.CALL, kernel=False))
-    add(OpSpec(InsnClass.JMP | JmpOp.EXIT, OpKind.EXIT, InsnClass.JMP, Source.K,
-               jmp_op=JmpOp.EXIT))
+    add(
+        OpSpec(InsnClass.JMP32 | JmpOp.JA, OpKind.GOTOL, InsnClass.JMP32, Source.K, jmp_op=JmpOp.JA)
+    )
+    add(
+        OpSpec(
+            InsnClass.JMP | JmpOp.JCOND, OpKind.JCOND, InsnClass.JMP, Source.K, jmp_op=JmpOp.JCOND
+        )
+    )
+    add(OpSpec(InsnClass.JMP | JmpOp.CALL, OpKind.CALL, InsnClass.JMP, Source.K, jmp_op=JmpOp.CALL))
+    add(
+        OpSpec(
+            InsnClass.JMP | JmpOp.CALL | Source.X,
+            OpKind.CALLX,
+            InsnClass.JMP,
+            Source.X,
+            jmp_op=JmpOp.CALL,
+            kernel=False,
+        )
+    )
+    add(OpSpec(InsnClass.JMP | JmpOp.EXIT, OpKind.EXIT, InsnClass.JMP, Source.K, jmp_op=JmpOp.EXIT))
 
-    add(OpSpec(InsnClass.LD | Mode.IMM | Size.DW, OpKind.LD_IMM64, InsnClass.LD,
-               size=Size.DW, mode=Mode.IMM))
+    add(
+        OpSpec(
+            InsnClass.LD | Mode.IMM | Size.DW,
+            OpKind.LD_IMM64,
+            InsnClass.LD,
+            size=Size.DW,
+            mode=Mode.IMM,
+        )
+    )
     for size in LEGACY_SIZES:
-        add(OpSpec(InsnClass.LD | Mode.ABS | size, OpKind.LD_ABS, InsnClass.LD, size=size,
-                   mode=Mode.ABS))
-        add(OpSpec(InsnClass.LD | Mode.IND | size, OpKind.LD_IND, InsnClass.LD, Source.X,
-                   size=size, mode=Mode.IND))
-        add(OpSpec(InsnClass.LDX | Mode.MEMSX | size, OpKind.LDX_SX, InsnClass.LDX, Source.X,
-                   size=size, mode=Mode.MEMSX))
+        add(
+            OpSpec(
+                InsnClass.LD | Mode.ABS | size,
+                OpKind.LD_ABS,
+                InsnClass.LD,
+                size=size,
+                mode=Mode.ABS,
+            )
+        )
+        add(
+            OpSpec(
+                InsnClass.LD | Mode.IND | size,
+                OpKind.LD_IND,
+                InsnClass.LD,
+                Source.X,
+                size=size,
+                mode=Mode.IND,
+            )
+        )
+        add(
+            OpSpec(
+                InsnClass.LDX | Mode.MEMSX | size,
+                OpKind.LDX_SX,
+                InsnClass.LDX,
+                Source.X,
+                size=size,
+                mode=Mode.MEMSX,
+            )
+        )
     for size in ALL_SIZES:
-        add(OpSpec(InsnClass.LDX | Mode.MEM | size, OpKind.LDX, InsnClass.LDX, Source.X,
-                   size=size, mode=Mode.MEM))
-        add(OpSpec(InsnClass.ST | Mode.MEM | size, OpKind.ST, InsnClass.ST, Source.K,
-                   size=size, mode=Mode.MEM))
-        add(OpSpec(InsnClass.STX | Mode.MEM | size, OpKind.STX, InsnClass.STX, Source.X,
-                   size=size, mode=Mode.MEM))
-        add(OpSpec(InsnClass.STX | Mode.ATOMIC | size, OpKind.ATOMIC, InsnClass.STX,
-                   Source.X, size=size, mode=Mode.ATOMIC))
+        add(
+            OpSpec(
+                InsnClass.LDX | Mode.MEM | size,
+                OpKind.LDX,
+                InsnClass.LDX,
+                Source.X,
+                size=size,
+                mode=Mode.MEM,
+            )
+        )
+        add(
+            OpSpec(
+                InsnClass.ST | Mode.MEM | size,
+                OpKind.ST,
+                InsnClass.ST,
+                Source.K,
+                size=size,
+                mode=Mode.MEM,
+            )
+        )
+        add(
+            OpSpec(
+                InsnClass.STX | Mode.MEM | size,
+                OpKind.STX,
+                InsnClass.STX,
+                Source.X,
+                size=size,
+                mode=Mode.MEM,
+            )
+        )
+        add(
+            OpSpec(
+                InsnClass.STX | Mode.ATOMIC | size,
+                OpKind.ATOMIC,
+                InsnClass.STX,
+                Source.X,
+                size=size,
+                mode=Mode.ATOMIC,
+            )
+        )
     return table
 
 

@@ -1,10 +1,10 @@
 """Encoding validity of single instructions, in the kernel's words.
 
-These are the checks the kernel makes on an instruction's fields before (``check_and_resolve_insns``)
-or while (``check_alu_op``, ``check_cond_jmp_op``, ``do_check_insn``) it analyses it, and that
-depend on nothing but the instruction: unknown opcodes, reserved fields that must be zero,
-out-of-range registers, malformed ld_imm64 pairs. Semantic checks (``div by zero``, ``invalid
-shift``) belong to the verifier.
+These are the checks the kernel makes on an instruction's fields before
+(``check_and_resolve_insns``) or while (``check_alu_op``, ``check_cond_jmp_op``,
+``do_check_insn``) it analyses it, and that depend on nothing but the instruction:
+unknown opcodes, reserved fields that must be zero, out-of-range registers, malformed
+ld_imm64 pairs. Semantic checks (``div by zero``, ``invalid shift``) belong to the verifier.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ ATOMIC_RMW_OPS = frozenset(int(op) for op in AtomicOp) - {AtomicOp.LOAD_ACQ, Ato
 def check_fields(insn: Insn) -> str | None:
     """Return the kernel's message for the first encoding error of ``insn``, or None."""
     cls = insn.code & 0x07
-    if cls == InsnClass.LDX and (
-        (insn.code & 0xE0) not in (Mode.MEM, Mode.MEMSX) or insn.imm != 0
-    ):
+    if cls == InsnClass.LDX and ((insn.code & 0xE0) not in (Mode.MEM, Mode.MEMSX) or insn.imm != 0):
         return "BPF_LDX uses reserved fields"
     spec = OPCODES.get(insn.code)
     if spec is None:
@@ -98,11 +96,7 @@ def _jcc(insn: Insn, spec: OpSpec) -> str | None:
 
 
 def _call(insn: Insn, spec: OpSpec) -> str | None:
-    if (
-        (insn.src != 2 and insn.off != 0)
-        or insn.src not in (0, 1, 2)
-        or insn.dst != 0
-    ):
+    if (insn.src != 2 and insn.off != 0) or insn.src not in (0, 1, 2) or insn.dst != 0:
         return "BPF_CALL uses reserved fields"
     return None
 
@@ -217,4 +211,3 @@ def _check_regs(insn: Insn, spec: OpSpec) -> str | None:
         if reg >= MAX_BPF_REG:
             return f"R{reg} is invalid"
     return None
-

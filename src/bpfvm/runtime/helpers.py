@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from bpfvm.isa.helper_ids import HELPER_IDS, HELPER_NAMES
 from bpfvm.runtime.memory import AddressSpace
 
 MASK64 = (1 << 64) - 1
+_CLOCK_MONOTONIC_COARSE = getattr(time, "CLOCK_MONOTONIC_COARSE", 6)  # Linux clock id 6
 
 
 @dataclass
@@ -43,7 +45,7 @@ def _ktime_get_boot_ns(call: HelperCall, *_: int) -> int:
 
 
 def _ktime_get_coarse_ns(call: HelperCall, *_: int) -> int:
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC_COARSE) & MASK64
+    return time.clock_gettime_ns(_CLOCK_MONOTONIC_COARSE) & MASK64
 
 
 def _get_prandom_u32(call: HelperCall, *_: int) -> int:
@@ -59,14 +61,7 @@ def _get_numa_node_id(call: HelperCall, *_: int) -> int:
 
 
 def _get_current_pid_tgid(call: HelperCall, *_: int) -> int:
-    return (os.getpid() << 32) | _gettid()
-
-
-def _gettid() -> int:
-    try:
-        return os.gettid()  # type: ignore[attr-defined,unused-ignore]
-    except AttributeError:
-        return os.getpid()
+    return (os.getpid() << 32) | threading.get_native_id()
 
 
 def _get_current_uid_gid(call: HelperCall, *_: int) -> int:

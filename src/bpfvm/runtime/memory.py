@@ -43,7 +43,7 @@ class Region:
 
     def read(self, off: int = 0, size: int | None = None) -> bytes:
         size = self.size - off if size is None else size
-        return bytes(self.buf[off : off + size])
+        return ctypes.string_at(self.addr + off, size)
 
     def write(self, off: int, data: bytes) -> None:
         if off < 0 or off + len(data) > self.size:

@@ -86,8 +86,10 @@ class Interpreter:
         self.options = options or InterpOptions()
         self.mem = AddressSpace()
         self.call = HelperCall(self.mem)
-        self._stacks = [Region(f"stack[{i}]", self.options.stack_size)
-                        for i in range(self.options.max_call_frames)]
+        self._stacks = [
+            Region(f"stack[{i}]", self.options.stack_size)
+            for i in range(self.options.max_call_frames)
+        ]
         self._frames: list[_Frame] = []
         self._may_goto = BPF_MAX_LOOPS
         self._handlers = self._compile()
@@ -111,7 +113,7 @@ class Interpreter:
         pc = 0
         budget = self.options.max_insns
         executed = 0
-        for executed in range(1, budget + 1):  # noqa: B007
+        for executed in range(1, budget + 1):
             pc = handlers[pc](regs)
             if pc < 0:
                 return RunResult(regs[0], executed, self.call.trace)
@@ -127,8 +129,9 @@ class Interpreter:
 
     def _compile(self) -> list[Handler]:
         nslots = sum(i.width for i in self.insns)
-        handlers: list[Handler] = [_fault_handler(pc, "jump into the middle of ldimm64 insn")
-                                   for pc in range(nslots + 1)]
+        handlers: list[Handler] = [
+            _fault_handler(pc, "jump into the middle of ldimm64 insn") for pc in range(nslots + 1)
+        ]
         handlers[nslots] = _fault_handler(nslots, "fell off the end of the program")
         for pc, insn in zip(slot_pcs(self.insns), self.insns, strict=True):
             spec = insn.spec
@@ -207,6 +210,7 @@ def _c_alu(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     op = (alu.ALU64 if wide else alu.ALU32)[(spec.alu_op, signed)]
     d, s, nxt = insn.dst, insn.src, pc + 1
     if spec.source is Source.X:
+
         def alu_x(r: list[int]) -> int:
             r[d] = op(r[d], r[s])
             return nxt
@@ -297,6 +301,7 @@ def _c_jcc(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     cmp = (JMP64 if spec.is64 else JMP32)[spec.jmp_op]
     d, s, target, nxt = insn.dst, insn.src, pc + 1 + insn.off, pc + 1
     if spec.source is Source.X:
+
         def jcc_x(r: list[int]) -> int:
             return target if cmp(r[d], r[s]) else nxt
 
@@ -418,18 +423,21 @@ def _c_atomic(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     load, store = vm.mem.load, vm.mem.store
     op = insn.imm
     if op == AtomicOp.LOAD_ACQ:
+
         def load_acquire(r: list[int]) -> int:
             r[d] = load((r[s] + off) & M64, size, pc)
             return nxt
 
         return load_acquire
     if op == AtomicOp.STORE_REL:
+
         def store_release(r: list[int]) -> int:
             store((r[d] + off) & M64, size, r[s], pc)
             return nxt
 
         return store_release
     if op == AtomicOp.CMPXCHG:
+
         def cmpxchg(r: list[int]) -> int:
             addr = (r[d] + off) & M64
             old = load(addr, size, pc)
