@@ -8,7 +8,7 @@ bpftool: ``r1 = (s8)r2``, ``r1 s/= r2``, ``r0 = bswap16 r0``, ``gotol +5``, ``ma
 ``r0 = load_acquire((u64 *)(r1 + 0))``, ``*(u64 *)(r11 - 8) = r6``. Where LLVM 14's text
 would lose information (a bpf-to-bpf call prints as ``call 5``, a pseudo ld_imm64 drops its
 second immediate), bpfvm prints a form its assembler reads back to the same bytes:
-``call pc+5``, ``call kfunc#5``, ``ld_pseudo r1, 2, 3, 4``.
+``call pc+5``, ``call kfunc:5``, ``ld_pseudo r1, 2, 3, 4``.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _call(insn: Insn, spec: OpSpec) -> str:
     if insn.src == CallSrc.PSEUDO_CALL:
         return f"call pc{_target(insn.imm)}"
     if insn.src == CallSrc.KFUNC_CALL:
-        return f"call kfunc#{insn.imm}" + (f"@{insn.off}" if insn.off else "")
+        return f"call kfunc:{insn.imm}" + (f"@{insn.off}" if insn.off else "")
     return f"call {insn.imm}"
 
 

@@ -134,7 +134,7 @@ def _call(m: re.Match[str], c: _Ctx) -> Insn | tuple[Insn, str]:
     code = InsnClass.JMP | JmpOp.CALL
     if pc := re.fullmatch(r"pc([+-]\d+)", arg):
         return Insn(code, src=CallSrc.PSEUDO_CALL, imm=c.imm32(pc[1]))
-    if kf := re.fullmatch(r"kfunc#(\d+)(?:@(-?\d+))?", arg):
+    if kf := re.fullmatch(r"kfunc:(\d+)(?:@(-?\d+))?", arg):
         off = c.off16(kf[2]) if kf[2] else 0
         return Insn(code, src=CallSrc.KFUNC_CALL, off=off, imm=c.imm32(kf[1]))
     if re.fullmatch(_NUM, arg):
