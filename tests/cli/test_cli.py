@@ -27,7 +27,7 @@ def test_asm_then_disasm_then_run(tmp_path: Path) -> None:
     src.write_text("r0 = 40\nr0 += 2\nexit\n")
     out = tmp_path / "p.bin"
     assert bpfvm("asm", str(src), "-o", str(out)).returncode == 0
-    assert out.read_bytes().hex() == "b700000028000000" "0700000002000000" "9500000000000000"
+    assert out.read_bytes().hex() == "b70000002800000007000000020000009500000000000000"
     dis = bpfvm("disasm", str(out))
     assert dis.returncode == 0
     assert dis.stdout.splitlines()[1].endswith("\tr0 += 2")
@@ -37,7 +37,7 @@ def test_asm_then_disasm_then_run(tmp_path: Path) -> None:
 
 
 def test_run_with_memory_and_hex() -> None:
-    res = bpfvm("run", "--hex", "6110000000000000" "9500000000000000", "--mem", "2a000000")
+    res = bpfvm("run", "--hex", "61100000000000009500000000000000", "--mem", "2a000000")
     assert res.returncode == 0 and res.stdout.strip() == "0x2a"
 
 
@@ -63,11 +63,17 @@ def test_disasm_elf_object() -> None:
         (["disasm", "--hex", "ff00000000000000"], None, "insn 0: unknown opcode ff"),
         (["run", "--hex", "b700000000000000"], None, "fell off the end of the program"),
         (["run", "/nonexistent.bin"], None, "No such file or directory"),
-        (["run", "--hex", "0500ffff00000000" "9500000000000000", "--max-insns", "50"], None,
-         "instruction limit of 50 exceeded"),
+        (
+            ["run", "--hex", "0500ffff000000009500000000000000", "--max-insns", "50"],
+            None,
+            "instruction limit of 50 exceeded",
+        ),
         (["conformance-plugin", "--elf"], b"\x7fELF\x02\x01\x01" + bytes(9), "malformed ELF"),
-        (["conformance-plugin"], b"\x85\x00\x00\x00\x0f\x27\x00\x00" + bytes(8),
-         "unknown opcode 00"),
+        (
+            ["conformance-plugin"],
+            b"\x85\x00\x00\x00\x0f\x27\x00\x00" + bytes(8),
+            "unknown opcode 00",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_status_1(
@@ -85,7 +91,9 @@ def test_broken_asm_reports_line_and_column(tmp_path: Path) -> None:
     src.write_text("r0 = 0\nif r0 > goto +1\nexit\n")
     res = bpfvm("asm", str(src))
     assert res.returncode == 1
-    assert res.stderr.strip() == f"bpfvm: error: {src}:2:1: unrecognized instruction 'if r0 > goto +1'"
+    assert (
+        res.stderr.strip() == f"bpfvm: error: {src}:2:1: unrecognized instruction 'if r0 > goto +1'"
+    )
 
 
 def test_truncated_elf_object(tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ def test_conformance_interp(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", DATA_FILES, ids=_ids(DATA_FILES))
-def test_conformance_plugin(path: Path, monkeypatch: pytest.MonkeyPatch,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_conformance_plugin(
+    path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The plugin protocol: bytes on stdin, memory hex in argv, r0 in hex on stdout."""
     case = parse_data_file(path)
     code = encode(assemble_ubpf(case.asm))
@@ -53,12 +54,18 @@ def test_conformance_plugin(path: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_plugin_subprocess_and_errors() -> None:
     """The real console entry point, including a failing program (error on stderr, rc != 0)."""
-    ok = subprocess.run([sys.executable, "-m", "bpfvm.cli.main", "conformance-plugin", "01020304"],
-                        input=bytes.fromhex("6110000000000000" "9500000000000000"),
-                        capture_output=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "bpfvm.cli.main", "conformance-plugin", "01020304"],
+        input=bytes.fromhex("61100000000000009500000000000000"),
+        capture_output=True,
+        check=False,
+    )
     assert ok.returncode == 0 and ok.stdout.decode().strip() == "4030201"
-    bad = subprocess.run([sys.executable, "-m", "bpfvm.cli.main", "conformance-plugin", ""],
-                         input=bytes.fromhex("6110400000000000" "9500000000000000"),
-                         capture_output=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bpfvm.cli.main", "conformance-plugin", ""],
+        input=bytes.fromhex("61104000000000009500000000000000"),
+        capture_output=True,
+        check=False,
+    )
     assert bad.returncode == 1
     assert bad.stderr.decode().count("\n") == 1 and "invalid read of 4 bytes" in bad.stderr.decode()

@@ -101,8 +101,11 @@ def test_conditional_jumps(a: int, b: int) -> None:
         "r0 == r1": a == b, "w0 != w1": (a ^ b) & 0xFFFFFFFF != 0,
     }  # fmt: skip
     for cond, expect in cases.items():
-        prog = [ld_imm64(0, a), ld_imm64(1, b),
-                *assemble(f"if {cond} goto +2\nr0 = 0\nexit\nr0 = 1\nexit")]
+        prog = [
+            ld_imm64(0, a),
+            ld_imm64(1, b),
+            *assemble(f"if {cond} goto +2\nr0 = 0\nexit\nr0 = 1\nexit"),
+        ]
         assert run_program(prog).retval == int(expect), cond
 
 

@@ -17,7 +17,7 @@ FORMS = [
     ("r0 = *(u32 *)(r1 + 4)", "6110040000000000"),
     ("if w1 s> 16 goto +3", "6601030010000000"),
     ("w0 += w1", "0c10000000000000"),
-    ("r1 = 1234605616436508552 ll", "1801000088776655" "0000000044332211"),
+    ("r1 = 1234605616436508552 ll", "18010000887766550000000044332211"),
     ("call 1", "8500000001000000"),
     ("call pc+5", "8510000005000000"),
     ("lock *(u64 *)(r10 - 8) += r1", "db1af8ff00000000"),
@@ -131,7 +131,9 @@ def test_ubpf_dialect() -> None:
 
 def _canonical(code: int) -> Insn:
     """The first valid instruction with this opcode over a small grid of field values."""
-    for dst, src, imm in itertools.product((1, 0), (2, 0), (0, 16, AtomicOp.XCHG, AtomicOp.LOAD_ACQ)):
+    for dst, src, imm in itertools.product(
+        (1, 0), (2, 0), (0, 16, AtomicOp.XCHG, AtomicOp.LOAD_ACQ)
+    ):
         insn = Insn(code, dst, src, 0, imm)
         if check_fields(insn) is None:
             return insn

@@ -8,7 +8,7 @@ from bpfvm.asm import assemble
 from bpfvm.errors import VmFault
 from bpfvm.runtime.helpers import HelperCall, HelperRegistry
 from bpfvm.runtime.memory import Region
-from bpfvm.vm.interp import Interpreter, InterpOptions, run_program
+from bpfvm.vm.interp import InterpOptions, Interpreter, run_program
 
 
 def run(text: str, mem: bytes = b"", **kw: int) -> int:

@@ -37,8 +37,7 @@ def test_decode_encode_roundtrip_ld_imm64() -> None:
         ("", "insn 0: empty program"),
         ("1801000000000000", "insn 0: invalid bpf_ld_imm64 insn"),
         ("18010000000000000000000000000000" + "95", None),
-        ("b700000000000000" "1801000000000000" "0001000000000000",
-         "insn 1: invalid bpf_ld_imm64 insn"),
+        ("b70000000000000018010000000000000001000000000000", "insn 1: invalid bpf_ld_imm64 insn"),
         ("ff00000000000000", "insn 0: unknown opcode ff"),
         ("8c00000000000000", "insn 0: unknown opcode 8c"),
         ("9500000001000000", "insn 0: BPF_EXIT uses reserved fields"),
@@ -47,15 +46,15 @@ def test_decode_encode_roundtrip_ld_imm64() -> None:
         ("0f01010000000000", "insn 0: BPF_ALU uses reserved fields"),  # add with off=1
         ("dc00000011000000", "insn 0: BPF_END uses reserved fields"),
         ("1510000000000000", "insn 0: BPF_JMP/JMP32 uses reserved fields"),
-        ("620a000000000000" "", None),
+        ("620a000000000000", None),
         ("621a000000000000", "insn 0: BPF_ST uses reserved fields"),
         ("0100000000000000", "insn 0: BPF_LDX uses reserved fields"),
         ("c310000002000000", "insn 0: BPF_ATOMIC uses invalid atomic opcode 02"),
         ("d310000000000000", "insn 0: invalid atomic operand size"),
         ("b70c000000000000", "insn 0: R12 is invalid"),
         ("bf0b000000000000", "insn 0: R11 is invalid"),
-        ("1802000000000000" "0000000000000000", None),
-        ("1872000000000000" "0000000000000000", "insn 0: unrecognized bpf_ld_imm64 insn"),
+        ("18020000000000000000000000000000", None),
+        ("18720000000000000000000000000000", "insn 0: unrecognized bpf_ld_imm64 insn"),
     ],
 )
 def test_decode_errors(raw: str, message: str | None) -> None:
