@@ -15,7 +15,7 @@ from bpfvm.cli.main import main
 from bpfvm.isa.codec import encode
 from bpfvm.vm.interp import run_program
 from tests.conftest import SHARED, shared_path
-from tests.corpus.conformance import parse_data_file
+from bpfvm.conformance import parse_data_file
 
 DATA_FILES = sorted((SHARED / "conformance" / "tests").glob("*.data"))
 

@@ -1,4 +1,4 @@
-"""Parser for bpf_conformance ``.data`` files (format: ../shared/conformance/README.md)."""
+"""Parser for bpf_conformance ``.data`` test files (format: shared/conformance/README.md)."""
 
 from __future__ import annotations
 
