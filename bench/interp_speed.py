@@ -15,9 +15,9 @@ from pathlib import Path
 
 from bpfvm.asm import assemble
 from bpfvm.asm.ubpf import assemble_ubpf
+from bpfvm.conformance import parse_data_file
 from bpfvm.isa.insn import Insn
 from bpfvm.vm.interp import Interpreter
-from bpfvm.conformance import parse_data_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

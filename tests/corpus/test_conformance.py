@@ -12,10 +12,10 @@ import pytest
 
 from bpfvm.asm.ubpf import assemble_ubpf
 from bpfvm.cli.main import main
+from bpfvm.conformance import parse_data_file
 from bpfvm.isa.codec import encode
 from bpfvm.vm.interp import run_program
 from tests.conftest import SHARED, shared_path
-from bpfvm.conformance import parse_data_file
 
 DATA_FILES = sorted((SHARED / "conformance" / "tests").glob("*.data"))
 
