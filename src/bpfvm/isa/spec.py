@@ -3,7 +3,7 @@
 Assembler, disassembler, validator, interpreter (and later CFG, verifier and JIT) all derive
 from :data:`OPCODES`. The set of opcodes is the kernel's public instruction table
 (``core.c: bpf_opcode_in_insntable``, checked against Linux 6.18 by
-``tests/kernel/test_opcode_table.py``) plus ``callx`` (``JMP | CALL | X``), which the
+``tests/kernel/test_isa_vs_kernel.py``) plus ``callx`` (``JMP | CALL | X``), which the
 kernel refuses (``unknown opcode 8d``) but the conformance suite exercises; it is marked
 ``kernel=False`` so that the verifier can refuse it.
 """

@@ -91,6 +91,9 @@ def _jcond(insn: Insn, spec: OpSpec) -> str | None:
 
 
 def _jcc(insn: Insn, spec: OpSpec) -> str | None:
+    # check_cond_jmp_op validates the destination register before the reserved fields.
+    if insn.dst >= MAX_BPF_REG:
+        return f"R{insn.dst} is invalid"
     bad = insn.imm != 0 if spec.source is Source.X else insn.src != 0
     return "BPF_JMP/JMP32 uses reserved fields" if bad else None
 
@@ -109,16 +112,22 @@ def _callx(insn: Insn, spec: OpSpec) -> str | None:
 
 
 def _exit(insn: Insn, spec: OpSpec) -> str | None:
-    if insn.imm != 0 or insn.src != 0 or insn.dst != 0 or insn.off != 0:
+    if insn.imm != 0 or insn.src != 0 or insn.dst != 0:  # the kernel ignores off
         return "BPF_EXIT uses reserved fields"
     return None
 
 
+_PSEUDO_SRCS = frozenset(int(p) for p in PseudoSrc)
+_MAP_PTR_SRCS = frozenset((PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX))
+
+
 def _ld_imm64(insn: Insn, spec: OpSpec) -> str | None:
+    # check_and_resolve_insns looks at the pseudo source (a map pointer has no second
+    # immediate) before check_ld_imm looks at the reserved offset.
+    if insn.src not in _PSEUDO_SRCS or (insn.src in _MAP_PTR_SRCS and insn.imm_hi != 0):
+        return "unrecognized bpf_ld_imm64 insn"
     if insn.off != 0:
         return "BPF_LD_IMM64 uses reserved fields"
-    if insn.src not in {int(p) for p in PseudoSrc}:
-        return "unrecognized bpf_ld_imm64 insn"
     return None
 
 
@@ -176,7 +185,8 @@ assert set(_FIELD_CHECKS) == set(OpKind)
 
 
 def uses_regs(insn: Insn, spec: OpSpec) -> tuple[int, ...]:
-    """The register fields an instruction actually reads or writes."""
+    """The register fields an instruction reads or writes, in the order the kernel checks
+    them (the source before the destination)."""
     kind = spec.kind
     if kind in (OpKind.JA, OpKind.GOTOL, OpKind.JCOND, OpKind.CALL, OpKind.EXIT, OpKind.LD_ABS):
         return ()
@@ -187,7 +197,7 @@ def uses_regs(insn: Insn, spec: OpSpec) -> tuple[int, ...]:
     if kind in (OpKind.NEG, OpKind.END, OpKind.BSWAP, OpKind.LD_IMM64, OpKind.ST):
         return (insn.dst,)
     if spec.source is Source.X:
-        return (insn.dst, insn.src)
+        return (insn.src, insn.dst)
     return (insn.dst,)
 
 
