@@ -142,3 +142,28 @@ def test_unresolved_pseudo_ld_imm64_faults() -> None:
 def test_jump_out_of_range_faults_when_reached() -> None:
     with pytest.raises(VmFault, match="jump out of range from insn 0 to 11"):
         run("goto +10\nexit")
+
+
+def test_legacy_packet_loads() -> None:
+    prog = assemble(
+        """
+        r6 = r1
+        r0 = *(u16 *)skb[2]        # big-endian
+        r7 = r0
+        r1 = 4
+        r0 = *(u32 *)skb[r1 + 0]
+        r0 += r7
+        r0 = *(u8 *)skb[100]       # out of bounds: the program ends with r0 = 0
+        r0 = 77
+        exit
+        """
+    )
+    packet = Region.from_bytes("packet", bytes(range(16)), writable=False)
+    assert Interpreter(prog).run(packet=packet).retval == 0
+    prog = assemble(
+        "r0 = *(u16 *)skb[2]\nr6 = r0\nr1 = 4\nr0 = *(u32 *)skb[r1 - 2]\nr0 += r6\nexit"
+    )
+    expected = 0x0203 + 0x02030405
+    assert Interpreter(prog).run(packet=packet).retval == expected
+    with pytest.raises(VmFault, match="needs a socket buffer"):
+        Interpreter(prog).run()

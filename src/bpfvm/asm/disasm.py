@@ -127,8 +127,8 @@ def _exit(insn: Insn, spec: OpSpec) -> str:
 def _ld_imm64(insn: Insn, spec: OpSpec) -> str:
     if insn.src == 0:
         return f"r{insn.dst} = {_s64(insn.imm64)} ll"
-    text = f"ld_pseudo\tr{insn.dst}, {insn.src}, {insn.imm}"
-    return text + (f", {insn.imm_hi}" if insn.imm_hi else "")
+    text = f"ld_pseudo\tr{insn.dst}, {insn.src}, {insn.imm & 0xFFFFFFFF}"  # unsigned, as LLVM
+    return text + (f", {insn.imm_hi & 0xFFFFFFFF}" if insn.imm_hi else "")
 
 
 def _ld_abs(insn: Insn, spec: OpSpec) -> str:

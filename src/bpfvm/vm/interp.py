@@ -92,12 +92,23 @@ class Interpreter:
         ]
         self._frames: list[_Frame] = []
         self._may_goto = BPF_MAX_LOOPS
+        self.packet: Region | None = None
         self._handlers = self._compile()
 
     # -- running -----------------------------------------------------------------------
 
-    def run(self, args: Sequence[int] = (), regions: Sequence[Region] = ()) -> RunResult:
-        """Run from slot 0 with r1.. = ``args`` and the given regions mapped."""
+    def run(
+        self,
+        args: Sequence[int] = (),
+        regions: Sequence[Region] = (),
+        packet: Region | None = None,
+    ) -> RunResult:
+        """Run from slot 0 with r1.. = ``args`` and the given regions mapped.
+
+        ``packet`` is the socket buffer data that the legacy ``LD_ABS``/``LD_IND`` loads read
+        (from the network header on, as for a kernel socket filter).
+        """
+        self.packet = packet
         self.mem.clear()
         for region in regions:
             self.mem.map(region)
@@ -182,6 +193,19 @@ class Interpreter:
         r[6:11] = frame.saved
         self._may_goto = frame.may_goto
         return frame.return_pc
+
+    def _ld_packet(self, pc: int, off: int, size: int, r: list[int]) -> int:
+        """LD_ABS/LD_IND: big-endian load from the packet; out of bounds ends the program
+        with r0 = 0 (``core.c``: the interpreter returns 0)."""
+        packet = self.packet
+        if packet is None:
+            raise VmFault(pc, "BPF_LD_[ABS|IND] needs a socket buffer (packet) context")
+        if off < 0 or off + size > packet.size:
+            r[0] = 0
+            self._frames.clear()
+            return EXIT
+        r[0] = int.from_bytes(packet.read(off, size), "big")
+        return pc + 1
 
     def _may_goto_taken(self) -> bool:
         if self._may_goto == 0:
@@ -359,7 +383,12 @@ def _c_ld_imm64(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
 
 
 def _c_ld_legacy(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
-    return _fault_handler(pc, "BPF_LD_[ABS|IND] needs a socket buffer context")
+    assert spec.size is not None
+    size, imm, s, ld_packet = SIZE_BYTES[spec.size], insn.imm, insn.src, vm._ld_packet
+    if spec.kind is OpKind.LD_ABS:
+        return lambda r: ld_packet(pc, imm, size, r)
+    # LD_IND: the offset is computed in 32 bits (src + imm), then taken as signed.
+    return lambda r: ld_packet(pc, alu.s32(r[s] + imm), size, r)
 
 
 def _c_ldx(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
