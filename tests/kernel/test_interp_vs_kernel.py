@@ -18,7 +18,8 @@ from bpfvm.asm import assemble
 from bpfvm.isa import encode, ld_imm64
 from bpfvm.isa.insn import Insn
 from bpfvm.kernel import ProgType, prog_load, prog_test_run
-from bpfvm.vm.interp import run_program
+from bpfvm.runtime.memory import Region
+from bpfvm.vm.interp import Interpreter, run_program
 
 REGS = range(10)
 ALU_OPS = ["+=", "-=", "*=", "/=", "%=", "|=", "&=", "^=", "<<=", ">>=", "s>>=", "s/=", "s%="]
@@ -97,11 +98,11 @@ def programs(draw: st.DrawFn) -> list[Insn]:
     return insns + assemble("\n".join(body + fold))
 
 
-def kernel_retval(prog: list[Insn]) -> int:
+def kernel_retval(prog: list[Insn], data: bytes = bytes(64)) -> int:
     loaded, result = prog_load(encode(prog), ProgType.SOCKET_FILTER)
     assert loaded is not None, f"kernel rejected a generated program: {result.log[-2000:]}"
     with loaded:
-        return prog_test_run(loaded.fd, bytes(64)).retval
+        return prog_test_run(loaded.fd, data).retval
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,3 +112,25 @@ def test_interpreter_matches_kernel(kernel: None, prog: list[Insn]) -> None:
     low = kernel_retval([*prog, Insn(0x95)])
     high = kernel_retval([*prog, *assemble("r0 >>= 32\nexit")])
     assert ours == (high << 32) | low
+
+
+LEGACY_LOADS = [
+    "r0 = *(u8 *)skb[0]",
+    "r0 = *(u16 *)skb[5]",
+    "r0 = *(u32 *)skb[46]",
+    "r0 = *(u32 *)skb[47]",  # one byte past the end: the program returns 0
+    "r7 = 9\nr0 = *(u16 *)skb[r7 + 3]",
+    "r7 = 60\nr0 = *(u8 *)skb[r7 - 20]",
+    "r7 = -1\nr0 = *(u8 *)skb[r7 + 0]",
+]
+
+
+def test_legacy_packet_loads_match_kernel(kernel: None) -> None:
+    """LD_ABS/LD_IND read the socket filter's skb data, which starts after the Ethernet
+    header that BPF_PROG_TEST_RUN strips (eth_type_trans)."""
+    frame = bytes((i * 37 + 11) & 0xFF for i in range(64))
+    packet = Region.from_bytes("packet", frame[14:], writable=False)
+    for text in LEGACY_LOADS:
+        prog = assemble(f"r6 = r1\n{text}\nr0 &= 0x7fffffff\nexit")
+        ours = Interpreter(prog).run(packet=packet).retval
+        assert ours == kernel_retval(prog, frame), text
