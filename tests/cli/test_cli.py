@@ -104,3 +104,12 @@ def test_truncated_elf_object(tmp_path: Path) -> None:
         res = bpfvm("disasm", str(bad))
         assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
         assert "Traceback" not in res.stderr
+
+
+def test_conformance_plugin_reads_elf_objects() -> None:
+    obj = shared_path("ebpf-samples", "build", "packet_start_ok.o").read_bytes()
+    res = bpfvm("conformance-plugin", "--elf", "00" * 16, stdin=obj)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "1"
+    res = bpfvm("conformance-plugin", "--elf", "", stdin=b"\xb7" + bytes(15))
+    assert res.returncode == 1 and "not an ELF object" in res.stderr

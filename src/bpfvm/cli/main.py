@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from bpfvm.asm.disasm import listing
 from bpfvm.cli.inputs import load_programs, parse_hex, programs_from_bytes
 from bpfvm.errors import BpfvmError, InputError
-from bpfvm.isa.codec import encode
+from bpfvm.isa.codec import decode, encode
 from bpfvm.vm.interp import InterpOptions, run_program
 
 
@@ -57,15 +57,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_conformance_plugin(args: argparse.Namespace) -> int:
     data = sys.stdin.buffer.read()
-    if args.elf and not data.startswith(b"\x7fELF"):
-        raise InputError("--elf given but stdin is not an ELF object")
-    progs = programs_from_bytes(data, "<stdin>", validate=True) if args.elf else None
-    if progs is None:
-        from bpfvm.isa.codec import decode
-
-        insns = decode(data)
+    if args.elf:
+        if not data.startswith(b"\x7fELF"):
+            raise InputError("--elf given but stdin is not an ELF object")
+        insns = programs_from_bytes(data, "<stdin>")[0].insns
     else:
-        insns = progs[0].insns
+        insns = decode(data)
     mem = parse_hex(args.memory, "memory") if args.memory else b""
     print(f"{run_program(insns, mem).retval:x}")
     return 0
