@@ -1,7 +1,7 @@
 """Helper functions: the registry the engines call through, and the basic helpers.
 
 A helper is a Python callable ``fn(call, r1, r2, r3, r4, r5) -> int`` where ``call`` is the
-:class:`HelperCall` context (address space, pc of the call instruction, trace buffer). The
+:class:`HelperCall` context (address space, pc of the call instruction). The
 registry maps the kernel's helper ids (``bpf.isa.helper_ids``) to implementations; it is a
 value a caller builds or extends, never module-level state.
 """
@@ -28,7 +28,6 @@ class HelperCall:
 
     mem: AddressSpace
     pc: int = 0
-    trace: list[str] = field(default_factory=list)
     cpu: int = 0
     rng: random.Random = field(default_factory=random.Random)
 

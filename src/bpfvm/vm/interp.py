@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bpfvm.errors import VmFault
 from bpfvm.isa.insn import Insn, slot_pcs
@@ -61,7 +61,6 @@ class InterpOptions:
 class RunResult:
     retval: int
     insns_executed: int
-    trace: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,7 +113,6 @@ class Interpreter:
             self.mem.map(region)
         self._frames.clear()
         self._may_goto = BPF_MAX_LOOPS
-        self.call.trace = []
         stack = self._enter_stack(0)
         regs = [0] * (MAX_BPF_REG + 1)
         for i, value in enumerate(args[:5]):
@@ -127,7 +125,7 @@ class Interpreter:
         for executed in range(1, budget + 1):
             pc = handlers[pc](regs)
             if pc < 0:
-                return RunResult(regs[0], executed, self.call.trace)
+                return RunResult(regs[0], executed)
         raise VmFault(pc, f"instruction limit of {budget} exceeded (program does not terminate?)")
 
     def _enter_stack(self, depth: int) -> Region:
