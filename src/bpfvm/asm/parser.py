@@ -188,8 +188,12 @@ def _lock(m: re.Match[str], c: _Ctx) -> Insn:
     op = _LOCK_BY_TEXT.get(m["op"])
     if op is None or size not in (Size.W, Size.DW):
         raise c.error("unsupported atomic operation")
-    code = InsnClass.STX | Mode.ATOMIC | size
-    return Insn(code, c.reg(m["base"]), c.reg(m["src"]), c.mem_off(m), op)
+    return _atomic(c, m, size, c.reg(m["base"]), c.reg(m["src"]), op)
+
+
+def _atomic(c: _Ctx, m: re.Match[str], size: Size, dst: int, src: int, imm: int) -> Insn:
+    """A ``STX | ATOMIC`` instruction; the memory offset comes from the match."""
+    return Insn(InsnClass.STX | Mode.ATOMIC | size, dst, src, c.mem_off(m), imm)
 
 
 def _atomic_size(c: _Ctx, bits: str, wide: bool) -> Size:
@@ -208,14 +212,7 @@ def _fetch(m: re.Match[str], c: _Ctx) -> Insn:
     if m["dst"] != m["src"]:
         raise c.error("atomic_fetch result must be its source register", m["dst"])
     size = _atomic_size(c, m["bits"], wide)
-    imm = _FETCH_BY_TEXT[m["op"]]
-    return Insn(
-        InsnClass.STX | Mode.ATOMIC | size,
-        c.reg(m["base"]),
-        c.reg(m["src"], wide),
-        c.mem_off(m),
-        imm,
-    )
+    return _atomic(c, m, size, c.reg(m["base"]), c.reg(m["src"], wide), _FETCH_BY_TEXT[m["op"]])
 
 
 @_form(
@@ -234,27 +231,19 @@ def _xchg(m: re.Match[str], c: _Ctx) -> Insn:
     ):
         raise c.error(f"wrong result register for {m['op']}", m["dst"])
     imm = AtomicOp.CMPXCHG if is_cmp else AtomicOp.XCHG
-    return Insn(
-        InsnClass.STX | Mode.ATOMIC | size,
-        c.reg(m["base"]),
-        c.reg(m["src"], wide),
-        c.mem_off(m),
-        imm,
-    )
+    return _atomic(c, m, size, c.reg(m["base"]), c.reg(m["src"], wide), imm)
 
 
 @_form(rf"(?P<dst>{_REG})\s*=\s*load_acquire\(\s*{_PMEM}\s*\)")
 def _load_acq(m: re.Match[str], c: _Ctx) -> Insn:
     size = _SIZES[m["bits"]]
-    code = InsnClass.STX | Mode.ATOMIC | size
-    return Insn(code, c.reg(m["dst"]), c.reg(m["base"]), c.mem_off(m), AtomicOp.LOAD_ACQ)
+    return _atomic(c, m, size, c.reg(m["dst"]), c.reg(m["base"]), AtomicOp.LOAD_ACQ)
 
 
 @_form(rf"store_release\(\s*{_PMEM}\s*,\s*(?P<src>{_REG})\s*\)")
 def _store_rel(m: re.Match[str], c: _Ctx) -> Insn:
     size = _SIZES[m["bits"]]
-    code = InsnClass.STX | Mode.ATOMIC | size
-    return Insn(code, c.reg(m["base"]), c.reg(m["src"]), c.mem_off(m), AtomicOp.STORE_REL)
+    return _atomic(c, m, size, c.reg(m["base"]), c.reg(m["src"]), AtomicOp.STORE_REL)
 
 
 @_form(

@@ -102,9 +102,11 @@ class AddressSpace:
     def load(self, addr: int, size: int, pc: int) -> int:
         last = self._last  # fast path: the region of the previous access
         if last is not None and last.addr <= addr and addr + size <= last.addr + last.size:
-            return int(_UNSIGNED[size].unpack_from(last.buf, addr - last.addr)[0])
+            value: int = _UNSIGNED[size].unpack_from(last.buf, addr - last.addr)[0]
+            return value
         region, off = self._resolve(addr, size, pc, False)
-        return int(_UNSIGNED[size].unpack_from(region.buf, off)[0])
+        value = _UNSIGNED[size].unpack_from(region.buf, off)[0]
+        return value
 
     def store(self, addr: int, size: int, value: int, pc: int) -> None:
         value &= (1 << (8 * size)) - 1
