@@ -11,8 +11,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "bpfvm"
 LAYERS: list[set[str]] = [
     {"errors"},
     {"isa"},
-    {"asm", "elf", "kernel"},
+    {"btf"},
     {"program"},
+    {"asm", "elf", "kernel"},
     {"platform"},
     {"verifier"},
     {"fixups"},

@@ -1,0 +1,1 @@
+"""BTF: the BPF Type Format (``.BTF``, ``.BTF.ext``) and CO-RE relocations."""
