@@ -34,7 +34,7 @@ from bpfvm.isa.opcodes import (
 )
 from bpfvm.isa.spec import OpKind, OpSpec
 from bpfvm.isa.validate import is_stack_arg_access
-from bpfvm.runtime.helpers import HelperCall, HelperRegistry, describe_missing
+from bpfvm.runtime.helpers import HelperCall, HelperRegistry, default_registry, describe_missing
 from bpfvm.runtime.memory import AddressSpace, Region
 from bpfvm.vm import alu
 from bpfvm.vm.alu import M32, M64
@@ -81,7 +81,7 @@ class Interpreter:
         options: InterpOptions | None = None,
     ) -> None:
         self.insns = list(insns)
-        self.helpers = helpers if helpers is not None else HelperRegistry()
+        self.helpers = helpers if helpers is not None else default_registry()
         self.options = options or InterpOptions()
         self.mem = AddressSpace()
         self.call = HelperCall(self.mem)
