@@ -49,7 +49,7 @@ def render(btf: Btf, kernel_version: str) -> str:
             if not prefix:
                 short = short.removeprefix("BPF_")
             out.append(f"    {short} = {value}")
-        known = {v for _, v in btf.find_enum(name).values}
+        known = {v for m, v in btf.find_enum(name).values if not m.startswith("__")}
         for short, value in EXTRA.get(cls, []):
             if value not in known:
                 out.append(f"    {short} = {value}  # SPEC.md 4.1, newer than this BTF")

@@ -153,6 +153,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__name": (ctypes.c_char_p, [_P]),
     "bpf_program__fd": (ctypes.c_int, [_P]),
     "bpf_program__type": (ctypes.c_int, [_P]),
+    "bpf_program__insns": (_P, [_P]),
+    "bpf_program__insn_cnt": (ctypes.c_size_t, [_P]),
     "bpf_map__name": (ctypes.c_char_p, [_P]),
     "bpf_map__fd": (ctypes.c_int, [_P]),
     "bpf_map__type": (ctypes.c_int, [_P]),
@@ -528,6 +530,13 @@ class BpfObject:
 
     def program_type(self, name: str) -> int:
         return int(self._lib.cdll.bpf_program__type(self._prog_ptr(name)))
+
+    def program_insns(self, name: str) -> bytes:
+        """The program's instructions as libbpf loaded them (relocated, map fds in imm)."""
+        prog = self._prog_ptr(name)
+        count = int(self._lib.cdll.bpf_program__insn_cnt(prog))
+        ptr = self._lib.cdll.bpf_program__insns(prog)
+        return ctypes.string_at(ptr, count * 8) if ptr else b""
 
     def map(self, name: str) -> BpfMap:
         """A map by its C name, or ``".bss"``/``".data"``/``".rodata"``/``".rodata.str1.1"``."""

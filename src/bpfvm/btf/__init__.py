@@ -1,1 +1,64 @@
-"""BTF: the BPF Type Format (``.BTF``, ``.BTF.ext``) and CO-RE relocations."""
+"""BTF: the BPF Type Format (``.BTF``, ``.BTF.ext``) and CO-RE relocations.
+
+:class:`Btf` parses and checks a raw ``.BTF`` blob (an object's section or
+``/sys/kernel/btf/vmlinux``), :class:`BtfExt` the ``.BTF.ext`` records of an object,
+:mod:`bpfvm.btf.core` computes and applies CO-RE relocations, :func:`encode_btf` writes BTF
+back, and :func:`load_target_btf` finds the BTF to relocate against.
+"""
+
+from bpfvm.btf.btf import Btf, TypeTable, essential_name
+from bpfvm.btf.core import (
+    POISON_HELPER_ID,
+    POISON_INSN,
+    CandidateCache,
+    CoreReloResult,
+    apply_core_relo,
+    apply_core_relo_slots,
+    calc_core_relo,
+    patch_core_insn,
+)
+from bpfvm.btf.encode import encode_btf
+from bpfvm.btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
+from bpfvm.btf.kinds import BtfKind, CoreReloKind, IntEncoding, Linkage
+from bpfvm.btf.target import bundled_btf, load_target_btf
+from bpfvm.btf.types import (
+    BtfArray,
+    BtfEnumValue,
+    BtfInt,
+    BtfMember,
+    BtfParam,
+    BtfType,
+    BtfVarSecinfo,
+)
+
+__all__ = [
+    "POISON_HELPER_ID",
+    "POISON_INSN",
+    "Btf",
+    "BtfArray",
+    "BtfEnumValue",
+    "BtfExt",
+    "BtfInt",
+    "BtfKind",
+    "BtfMember",
+    "BtfParam",
+    "BtfType",
+    "BtfVarSecinfo",
+    "CandidateCache",
+    "CoreRelo",
+    "CoreReloKind",
+    "CoreReloResult",
+    "FuncInfo",
+    "IntEncoding",
+    "LineInfo",
+    "Linkage",
+    "TypeTable",
+    "apply_core_relo",
+    "apply_core_relo_slots",
+    "bundled_btf",
+    "calc_core_relo",
+    "encode_btf",
+    "essential_name",
+    "load_target_btf",
+    "patch_core_insn",
+]

@@ -105,6 +105,7 @@ class AttachType(IntEnum):
     NETKIT_PEER = 55
     TRACE_KPROBE_SESSION = 56
     TRACE_UPROBE_SESSION = 57
+    TRACE_FSESSION = 58  # SPEC.md 4.1, newer than this BTF
     TRACE_FENTRY_MULTI = 59  # SPEC.md 4.1, newer than this BTF
     TRACE_FEXIT_MULTI = 60  # SPEC.md 4.1, newer than this BTF
     TRACE_FSESSION_MULTI = 61  # SPEC.md 4.1, newer than this BTF

@@ -1,0 +1,86 @@
+"""Map definitions of an object: the legacy ``maps`` section and global data sections.
+
+Legacy definitions are ``struct bpf_map_def`` records (type, key_size, value_size,
+max_entries, map_flags: 20 bytes), one per symbol of the ``maps`` section, each
+``section size / symbol count`` bytes long as libbpf's old loader assumed. iproute2's larger
+``struct bpf_elf_map`` (28 or 36 bytes) adds id, pinning, inner_id and inner_idx; the
+template of a map-in-map is the map whose ``inner_idx`` it names.
+
+Global data (``.data``, ``.rodata``, ``.bss`` and their ``.data.*``/``.rodata.*``/``.bss.*``
+variants) becomes one single-element array map per section, named after the section, whose
+value starts as the section's bytes (zeroes for ``.bss``); read-only data is
+``BPF_F_RDONLY_PROG`` as libbpf creates it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from bpfvm.elf.objfile import ObjectFile, Section
+from bpfvm.errors import InputError
+from bpfvm.program.model import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapSpec
+from bpfvm.program.uapi import MapType
+
+BPF_MAP_DEF_SIZE = 20
+_GLOBAL_DATA_PREFIXES = (".data", ".rodata", ".bss")
+
+
+def map_type(value: int, name: str) -> MapType:
+    try:
+        return MapType(value)
+    except ValueError:
+        raise InputError(f"map '{name}': unknown map type {value}") from None
+
+
+def legacy_maps(obj: ObjectFile, sec: Section) -> list[tuple[int, MapSpec]]:
+    """(symbol offset, spec) of each definition in the legacy ``maps`` section."""
+    syms = sorted(obj.symbols_in(sec.index), key=lambda s: s.value)
+    if not syms:
+        return []
+    size = len(sec.data) // len(syms)
+    if size < BPF_MAP_DEF_SIZE:
+        raise InputError(
+            f"{obj.source}: maps section: {len(syms)} definitions of {size} bytes, "
+            f"less than struct bpf_map_def ({BPF_MAP_DEF_SIZE})"
+        )
+    raw = []
+    for sym in syms:
+        if sym.value % 4 or sym.value + size > len(sec.data):
+            raise InputError(f"{obj.source}: map '{sym.name}' lies outside the maps section")
+        fields = struct.unpack_from(f"<{size // 4}I", sec.data, sym.value)
+        raw.append((sym, fields))
+    out = []
+    for sym, fields in raw:
+        mtype, key_size, value_size, max_entries, flags = fields[:5]
+        inner = None
+        if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) and len(fields) >= 9:
+            inner_idx = fields[8]
+            if inner_idx >= len(raw):
+                raise InputError(f"map '{sym.name}': inner map index {inner_idx} out of range")
+            isym, ifields = raw[inner_idx]
+            inner = MapSpec(isym.name, map_type(ifields[0], isym.name), *ifields[1:5])
+        spec = MapSpec(
+            sym.name, map_type(mtype, sym.name), key_size, value_size, max_entries, flags,
+            inner=inner, section=sec.name,
+        )  # fmt: skip
+        out.append((sym.value, spec))
+    return out
+
+
+def is_global_data(sec: Section) -> bool:
+    return (
+        sec.alloc
+        and not sec.executable
+        and sec.type in ("SHT_PROGBITS", "SHT_NOBITS")
+        and any(sec.name == p or sec.name.startswith(p + ".") for p in _GLOBAL_DATA_PREFIXES)
+    )
+
+
+def global_data_map(sec: Section) -> MapSpec:
+    flags = BPF_F_MMAPABLE
+    if sec.name.startswith(".rodata"):
+        flags |= BPF_F_RDONLY_PROG
+    initial = sec.data if sec.type == "SHT_PROGBITS" else bytes(sec.size)
+    return MapSpec(
+        sec.name, MapType.ARRAY, 4, sec.size, 1, flags, initial=initial, section=sec.name
+    )
