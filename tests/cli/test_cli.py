@@ -113,3 +113,66 @@ def test_conformance_plugin_reads_elf_objects() -> None:
     assert res.stdout.strip() == "1"
     res = bpfvm("conformance-plugin", "--elf", "", stdin=b"\xb7" + bytes(15))
     assert res.returncode == 1 and "not an ELF object" in res.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FIREWALL = str(EXAMPLES / "c" / "xdp_firewall.bpf.o")
+TCP = "@" + str(EXAMPLES / "packets" / "ipv4_tcp.bin")
+
+
+def test_readme_main_job_runs_an_object_on_a_packet() -> None:
+    res = bpfvm(
+        "run", FIREWALL, "--data", TCP, "--map-set", "blocklist:0a000001=0100000000000000",
+        "--map-dump", "stats", "--json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out) == {"retval", "data_out", "ctx_out", "duration_ns", "maps"}
+    assert out["retval"] == 1  # XDP_DROP: 10.0.0.1 is on the blocklist
+    assert out["data_out"] == (EXAMPLES / "packets" / "ipv4_tcp.bin").read_bytes().hex()
+    assert out["maps"] == {"stats": {"00000000": "0100000000000000", "01000000": "0" * 16}}
+    assert out["duration_ns"] > 0
+
+
+def test_run_object_with_ctx_repeat_and_per_cpu_dump() -> None:
+    obj = str(EXAMPLES / "c" / "proto_counters.bpf.o")
+    res = bpfvm("run", obj, "--data", TCP, "--repeat", "3", "--ncpus", "2", "--cpu", "1",
+                "--map-dump", "proto_stats", "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    stats = json.loads(res.stdout)["maps"]["proto_stats"]
+    tcp = stats[(6).to_bytes(4, "little").hex()]  # IPPROTO_TCP
+    assert len(tcp) == 2 and int.from_bytes(bytes.fromhex(tcp[1])[:8], "little") == 3
+    assert int.from_bytes(bytes.fromhex(tcp[0])[:8], "little") == 0
+    human = bpfvm("run", str(EXAMPLES / "c" / "raw_tp_printk.bpf.o"), "--ctx",
+                  "00000000000000003b00000000000000", "--trace")  # fmt: skip
+    assert human.returncode == 0 and human.stdout.startswith("retval: 1 ")
+    assert "execve" in human.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--map-set", "nosuch:00=00"], "no map named 'nosuch'"),
+        (["--map-set", "blocklist:0a000001"], "expected NAME:KEYHEX=VALUEHEX"),
+        (["--map-set", "blocklist:0a000001=01"], "value_size is 8"),
+        (["--map-dump", "nosuch"], "no map named 'nosuch'"),
+        (["--prog", "nope"], "no program named 'nope'"),
+        (["--data", "@/nonexistent"], "/nonexistent"),
+        (["--data", "0a"], "EINVAL"),
+        (["--ctx", "00" * 12 + "05000000" + "00" * 8], "ifindex"),
+    ],
+)
+def test_run_object_errors_are_one_line(args: list[str], message: str) -> None:
+    res = (
+        bpfvm("run", FIREWALL, "--data", TCP, *args)
+        if "--data" not in args
+        else bpfvm("run", FIREWALL, *args)
+    )
+    assert res.returncode == 1, res.stdout
+    assert message in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_packet_options_need_an_object() -> None:
+    res = bpfvm("run", "--hex", "b70000000000000095000000000000000", "--data", "00")
+    assert res.returncode == 1 and "needs an ELF object" in res.stderr

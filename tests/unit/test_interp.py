@@ -87,8 +87,8 @@ def test_helpers_and_missing_helpers() -> None:
     assert Interpreter(prog, helpers).run().retval == 6
     with pytest.raises(VmFault, match="invalid func unknown#9999"):
         run("call 9999\nexit")
-    with pytest.raises(VmFault, match="bpf_map_update_elem#2 is not implemented"):
-        run("call 2\nexit")
+    with pytest.raises(VmFault, match="bpf_sk_lookup_tcp#84 is not implemented"):
+        run("call 84\nexit")
 
 
 def test_basic_helpers_are_real() -> None:
@@ -134,9 +134,11 @@ def test_atomics() -> None:
     assert run(text) == 15 + 10 + 99 + 1
 
 
-def test_unresolved_pseudo_ld_imm64_faults() -> None:
-    with pytest.raises(VmFault, match="unresolved pseudo ld_imm64"):
+def test_pseudo_ld_imm64_without_its_map_faults() -> None:
+    with pytest.raises(VmFault, match="fd 3 is not pointing to valid bpf_map"):
         run("ld_pseudo r1, 1, 3\nr0 = 0\nexit")
+    with pytest.raises(VmFault, match="unresolved pseudo ld_imm64"):
+        run("ld_pseudo r1, 3, 7\nr0 = 0\nexit")
 
 
 def test_jump_out_of_range_faults_when_reached() -> None:

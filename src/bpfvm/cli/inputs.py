@@ -40,6 +40,21 @@ def assemble_text(text: str, source: str) -> list[Insn]:
     return assemble(text, source)
 
 
+def is_elf_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def bytes_arg(text: str, what: str) -> bytes:
+    """``HEX`` or ``@FILE`` (raw bytes) as the test_run options take them."""
+    if text.startswith("@"):
+        return read_file(text[1:])
+    return parse_hex(text, what)
+
+
 def read_file(path: str) -> bytes:
     try:
         return Path(path).read_bytes()

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from bpfvm.asm.disasm import listing
-from bpfvm.cli.inputs import load_programs, parse_hex, programs_from_bytes
+from bpfvm.cli.inputs import is_elf_file, load_programs, parse_hex, programs_from_bytes
+from bpfvm.cli.test_run import add_test_run_arguments, test_run_command
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.isa.codec import decode, encode
 from bpfvm.vm.interp import InterpOptions, run_program
@@ -41,6 +42,11 @@ def _cmd_disasm(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.file and is_elf_file(args.file) and args.mem is None:
+        return test_run_command(args)
+    for flag in ("data", "ctx", "map_set", "map_dump"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')} needs an ELF object (FILE.o)")
     progs = load_programs(args.file, args.hex, args.prog)
     if len(progs) != 1:
         names = ", ".join(p.name for p in progs)
@@ -88,12 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_disasm)
 
-    p = sub.add_parser("run", help="run a program on the interpreter and print r0")
+    p = sub.add_parser(
+        "run",
+        help="run a program: an ELF object's program as BPF_PROG_TEST_RUN does, or raw code "
+        "over --mem",
+    )
     p.add_argument("file", nargs="?")
     p.add_argument("--hex", help="the program as hex bytes")
     p.add_argument("--prog", help="the program to run, in an ELF object")
-    p.add_argument("--mem", help="memory passed in r1 (length in r2), as hex")
-    p.add_argument("--json", action="store_true", help='print {"retval": ...}')
+    p.add_argument("--mem", help="raw programs: memory passed in r1 (length in r2), as hex")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_test_run_arguments(p)
     p.add_argument(
         "--max-insns",
         type=int,

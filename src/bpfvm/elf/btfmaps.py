@@ -102,11 +102,11 @@ def _map_def(btf: Btf, name: str, struct_id: int, sec: str) -> tuple[MapSpec, in
     if value_id:
         value_size = btf.resolve_size(value_id)
     mtype = map_type(ints["type"], name)
-    if inner is not None and not value_size:
+    if values_off is not None and not value_size:  # `.values` holds fds: 4 bytes each
         value_size = 4
     spec = MapSpec(
         name, mtype, key_size, value_size, ints.get("max_entries", 0),
-        ints.get("map_flags", 0), inner=inner, btf_key_type_id=key_id,
+        ints.get("map_flags", 0), ints.get("map_extra", 0), inner=inner, btf_key_type_id=key_id,
         btf_value_type_id=value_id, section=sec,
     )  # fmt: skip
     return spec, values_off

@@ -33,8 +33,17 @@ __all__ = [
     "TestRunResult",
     "kernel_available",
     "map_create",
+    "map_create_attr",
+    "map_delete",
+    "map_freeze",
+    "map_get_next_key",
     "map_lookup",
+    "map_lookup_and_delete",
+    "map_lookup_percpu",
+    "map_peek",
+    "map_push",
     "map_update",
+    "possible_cpus",
     "prog_load",
     "prog_test_run",
 ]
@@ -62,6 +71,8 @@ class BpfCmd(IntEnum):
     MAP_GET_NEXT_KEY = 4
     PROG_LOAD = 5
     PROG_TEST_RUN = 10
+    MAP_LOOKUP_AND_DELETE_ELEM = 21
+    MAP_FREEZE = 22
 
 
 class ProgType(IntEnum):
@@ -374,6 +385,125 @@ def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
     k, v = _buf(key), ctypes.create_string_buffer(max(value_size, 1))
     attr = _attr()
     _ELEM.pack_into(attr, 0, fd, _addr(k), _addr(v), 0)
+    try:
+        _bpf(BpfCmd.MAP_LOOKUP_ELEM, attr)
+    except OSError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return v.raw[:value_size]
+
+
+# Offsets in the MAP_CREATE member of union bpf_attr.
+_MC_INNER_MAP_FD = 20  # u32, after map_type, key_size, value_size, max_entries, map_flags
+_MC_MAP_NAME = 28  # char[16] (BPF_OBJ_NAME_LEN)
+_MC_MAP_EXTRA = 64  # u64
+
+
+def map_create_attr(
+    map_type: int,
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    map_flags: int = 0,
+    *,
+    inner_map_fd: int = 0,
+    map_extra: int = 0,
+    map_name: str = "",
+) -> int:
+    """:func:`map_create` with the attributes map-in-map and bloom filters need.
+
+    ``inner_map_fd`` is the template of an ``array_of_maps``/``hash_of_maps``, ``map_extra`` the
+    bloom filter's number of hash functions, ``map_name`` at most 15 characters.
+    """
+    attr = _attr()
+    struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size, max_entries, map_flags)
+    struct.pack_into("<I", attr, _MC_INNER_MAP_FD, inner_map_fd)
+    struct.pack_into("16s", attr, _MC_MAP_NAME, map_name.encode()[:15])
+    struct.pack_into("<Q", attr, _MC_MAP_EXTRA, map_extra)
+    return _bpf(BpfCmd.MAP_CREATE, attr)
+
+
+def map_delete(fd: int, key: bytes) -> None:
+    """Delete ``key`` from map ``fd`` (errors, ENOENT included, raise OSError)."""
+    k = _buf(key)
+    attr = _attr()
+    _ELEM.pack_into(attr, 0, fd, _addr(k) if key else 0, 0, 0)
+    _bpf(BpfCmd.MAP_DELETE_ELEM, attr)
+
+
+def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
+    """The key after ``key`` (the first key when None) in map ``fd``; None at the end (ENOENT)."""
+    k = _buf(key) if key is not None else None
+    nxt = ctypes.create_string_buffer(max(key_size, 1))
+    attr = _attr()
+    _ELEM.pack_into(attr, 0, fd, _addr(k), _addr(nxt), 0)  # key, next_key share the slots
+    try:
+        _bpf(BpfCmd.MAP_GET_NEXT_KEY, attr)
+    except OSError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return nxt.raw[:key_size]
+
+
+def map_lookup_and_delete(fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+    """Pop (queue/stack, ``key`` None) or look up and delete ``key``; ENOENT raises OSError."""
+    k = _buf(key) if key else None
+    v = ctypes.create_string_buffer(max(value_size, 1))
+    attr = _attr()
+    _ELEM.pack_into(attr, 0, fd, _addr(k), _addr(v), flags)
+    _bpf(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, attr)
+    return v.raw[:value_size]
+
+
+def map_freeze(fd: int) -> None:
+    """Make map ``fd`` read-only for the syscall side (``BPF_MAP_FREEZE``)."""
+    attr = _attr()
+    struct.pack_into("<I", attr, 0, fd)
+    _bpf(BpfCmd.MAP_FREEZE, attr)
+
+
+def possible_cpus() -> int:
+    """``num_possible_cpus()``: the number of per-CPU slots of percpu map values."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+    except OSError:
+        return os.cpu_count() or 1
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return count
+
+
+def map_lookup_percpu(fd: int, key: bytes, value_size: int) -> list[bytes] | None:
+    """The per-CPU values of ``key`` in a percpu map (one per possible CPU), or None."""
+    stride = (value_size + 7) & ~7
+    raw = map_lookup(fd, key, stride * possible_cpus())
+    if raw is None:
+        return None
+    return [raw[i : i + value_size] for i in range(0, len(raw), stride)]
+
+
+def map_push(fd: int, value: bytes, flags: int = 0) -> None:
+    """Push ``value`` into a key-less map (queue, stack, bloom filter): an update, NULL key."""
+    v = _buf(value)
+    attr = _attr()
+    _ELEM.pack_into(attr, 0, fd, 0, _addr(v), flags)
+    _bpf(BpfCmd.MAP_UPDATE_ELEM, attr)
+
+
+def map_peek(fd: int, value_size: int, value: bytes | None = None) -> bytes | None:
+    """Look up a key-less map (NULL key): a queue/stack's next value, None when empty (ENOENT).
+
+    For a bloom filter, ``value`` is the value to test; the result is ``value`` when it may be
+    in the filter and None when it is certainly not.
+    """
+    v = _buf(value) if value is not None else ctypes.create_string_buffer(max(value_size, 1))
+    attr = _attr()
+    _ELEM.pack_into(attr, 0, fd, 0, _addr(v), 0)
     try:
         _bpf(BpfCmd.MAP_LOOKUP_ELEM, attr)
     except OSError as e:

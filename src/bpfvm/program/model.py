@@ -33,6 +33,7 @@ class MapSpec:
     value_size: int
     max_entries: int
     map_flags: int = 0
+    map_extra: int = 0  # bloom filter: number of hash functions
     inner: MapSpec | None = None  # the template of array_of_maps/hash_of_maps values
     initial: bytes | None = None  # global data: the section's bytes (value of key 0)
     # `.values` initialisers: slot -> program name (prog_array) or map name (map-in-map)

@@ -12,6 +12,14 @@ frames (callee-saved r6-r9 restored on return), helpers through a
 :class:`~bpfvm.runtime.helpers.HelperRegistry`. Memory goes through the checked
 :class:`~bpfvm.runtime.memory.AddressSpace`, so a stray access is a clean
 :class:`~bpfvm.errors.VmFault`.
+
+Several programs of one object can share one interpreter (:meth:`Interpreter.for_programs`):
+their slots are laid out one after the other, each followed by a guard slot, so a tail call
+is a jump to another program's first slot with the registers and frame kept, as in the
+kernel's interpreter (at most 33 per run). A map-referencing ``ld_imm64`` loads the address of
+the map's handle (``src=1``) or of its value plus the offset (``src=2``), and a function
+reference (``src=4``) a :data:`CALLBACK_BASE`-tagged slot number that helpers taking a
+callback (``bpf_loop``, ``bpf_for_each_map_elem``) hand back to :meth:`Interpreter.invoke`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bpfvm.errors import VmFault
 from bpfvm.isa.insn import Insn, slot_pcs
@@ -29,6 +38,7 @@ from bpfvm.isa.opcodes import (
     AluOp,
     AtomicOp,
     CallSrc,
+    PseudoSrc,
     Size,
     Source,
 )
@@ -41,6 +51,10 @@ from bpfvm.vm.alu import M32, M64
 from bpfvm.vm.jumps import JMP32, JMP64
 
 EXIT = -1
+CALLBACK_RETURN = -2  # return pc of the frame a callback runs in
+CALLBACK_BASE = 0xCA11_0000_0000_0000  # a non-canonical address: never a real pointer
+MAX_TAIL_CALL_CNT = 33
+BPF_FUNC_TAIL_CALL = 12
 Handler = Callable[[list[int]], int]
 
 MAX_BPF_STACK = 512
@@ -72,19 +86,45 @@ class _Frame:
 
 
 class Interpreter:
-    """Runs one program; reusable across runs (not re-entrant)."""
+    """Runs one program (or the programs of one object); reusable, not re-entrant."""
 
     def __init__(
         self,
         insns: Sequence[Insn],
         helpers: HelperRegistry | None = None,
         options: InterpOptions | None = None,
+        maps: Sequence[Any] = (),
     ) -> None:
-        self.insns = list(insns)
+        self._programs = [list(insns)]
+        self._init(helpers, options, maps)
+
+    @classmethod
+    def for_programs(
+        cls,
+        programs: Sequence[Sequence[Insn]],
+        helpers: HelperRegistry | None = None,
+        options: InterpOptions | None = None,
+        maps: Sequence[Any] = (),
+    ) -> Interpreter:
+        """One interpreter for several programs sharing maps; ``run(entry=i)`` runs the i-th."""
+        vm = cls.__new__(cls)
+        vm._programs = [list(p) for p in programs]
+        vm._init(helpers, options, maps)
+        return vm
+
+    def _init(
+        self, helpers: HelperRegistry | None, options: InterpOptions | None, maps: Sequence[Any]
+    ) -> None:
+        self.insns = self._programs[0]
+        self.maps = list(maps)
         self.helpers = helpers if helpers is not None else default_registry()
         self.options = options or InterpOptions()
         self.mem = AddressSpace()
-        self.call = HelperCall(self.mem)
+        self.call = HelperCall(self.mem, invoke=self.invoke)
+        self.call.maps = {m.handle.addr: m for m in self.maps}
+        self.entries: list[int] = []
+        self.tail_call_target: Callable[[int, int], int | None] | None = None
+        self._tail_calls = 0
         self._stacks = [
             Region(f"stack[{i}]", self.options.stack_size)
             for i in range(self.options.max_call_frames)
@@ -101,25 +141,31 @@ class Interpreter:
         args: Sequence[int] = (),
         regions: Sequence[Region] = (),
         packet: Region | None = None,
+        entry: int = 0,
     ) -> RunResult:
-        """Run from slot 0 with r1.. = ``args`` and the given regions mapped.
+        """Run program ``entry`` with r1.. = ``args`` and the given regions mapped.
 
         ``packet`` is the socket buffer data that the legacy ``LD_ABS``/``LD_IND`` loads read
-        (from the network header on, as for a kernel socket filter).
+        (from the network header on, as for a kernel socket filter). The maps' regions are
+        mapped too.
         """
         self.packet = packet
         self.mem.clear()
+        for m in self.maps:
+            for region in m.regions():
+                self.mem.map(region)
         for region in regions:
             self.mem.map(region)
         self._frames.clear()
         self._may_goto = BPF_MAX_LOOPS
+        self._tail_calls = 0
         stack = self._enter_stack(0)
         regs = [0] * (MAX_BPF_REG + 1)
         for i, value in enumerate(args[:5]):
             regs[1 + i] = value & M64
         regs[REG_FP] = stack.end
         handlers = self._handlers
-        pc = 0
+        pc = self.entries[entry]
         budget = self.options.max_insns
         executed = 0
         for executed in range(1, budget + 1):
@@ -137,30 +183,38 @@ class Interpreter:
     # -- compilation -------------------------------------------------------------------
 
     def _compile(self) -> list[Handler]:
-        nslots = sum(i.width for i in self.insns)
-        handlers: list[Handler] = [
-            _fault_handler(pc, "jump into the middle of ldimm64 insn") for pc in range(nslots + 1)
-        ]
-        handlers[nslots] = _fault_handler(nslots, "fell off the end of the program")
-        for pc, insn in zip(slot_pcs(self.insns), self.insns, strict=True):
-            spec = insn.spec
-            if spec is None:
-                handlers[pc] = _fault_handler(pc, f"unknown opcode {insn.code:02x}")
-                continue
-            handlers[pc] = self._compile_one(pc, insn, spec, nslots)
+        handlers: list[Handler] = []
+        for insns in self._programs:
+            base = len(handlers)
+            self.entries.append(base)
+            nslots = sum(i.width for i in insns)
+            end = base + nslots
+            handlers += [
+                _fault_handler(pc, "jump into the middle of ldimm64 insn")
+                for pc in range(base, end)
+            ]
+            handlers.append(_fault_handler(end, "fell off the end of the program"))
+            for pc, insn in zip(slot_pcs(insns), insns, strict=True):
+                spec = insn.spec
+                if spec is None:
+                    handlers[base + pc] = _fault_handler(pc, f"unknown opcode {insn.code:02x}")
+                    continue
+                handlers[base + pc] = self._compile_one(base + pc, insn, spec, base, end)
         return handlers
 
-    def _compile_one(self, pc: int, insn: Insn, spec: OpSpec, nslots: int) -> Handler:
+    def _compile_one(self, pc: int, insn: Insn, spec: OpSpec, base: int, end: int) -> Handler:
         kind = spec.kind
         if kind in (OpKind.JA, OpKind.GOTOL, OpKind.JCOND, OpKind.JCC):
             rel = insn.imm if kind is OpKind.GOTOL else insn.off
             target = pc + 1 + rel
-            if not 0 <= target < nslots:
-                return _fault_handler(pc, f"jump out of range from insn {pc} to {target}")
+            if not base <= target < end:
+                return _fault_handler(
+                    pc - base, f"jump out of range from insn {pc - base} to {target - base}"
+                )
         if kind is OpKind.CALL and insn.src == CallSrc.PSEUDO_CALL:
             target = pc + 1 + insn.imm
-            if not 0 <= target < nslots:
-                return _fault_handler(pc, "call to invalid destination")
+            if not base <= target < end:
+                return _fault_handler(pc - base, "call to invalid destination")
         if is_stack_arg_access(insn, spec):
             return _fault_handler(pc, "stack args are not supported in non-JITed programs")
         return _COMPILERS[kind](self, pc, insn, spec)
@@ -174,14 +228,44 @@ class Interpreter:
         self.call.pc = pc
         r[0] = fn(self.call, r[1], r[2], r[3], r[4], r[5]) & M64
 
-    def _call_local(self, pc: int, target: int, r: list[int]) -> int:
+    def _call_local(self, pc: int, target: int, r: list[int], return_pc: int = -3) -> int:
         depth = len(self._frames) + 1
         if depth >= self.options.max_call_frames:
             raise VmFault(pc, f"the call stack of {depth + 1} frames is too deep")
-        self._frames.append(_Frame(pc + 1, r[6:11], self._stacks[depth - 1], self._may_goto))
+        ret = pc + 1 if return_pc == -3 else return_pc
+        self._frames.append(_Frame(ret, r[6:11], self._stacks[depth - 1], self._may_goto))
         self._may_goto = BPF_MAX_LOOPS
         r[REG_FP] = self._enter_stack(depth).end
         return target
+
+    def invoke(self, func: int, args: Sequence[int]) -> int:
+        """Run the callback ``func`` (a function reference an ``ld_imm64 src=4`` loaded) in a
+        new frame with r1.. = ``args``, and return its r0 (``bpf_loop`` and friends)."""
+        slot = func - CALLBACK_BASE
+        pc = self.call.pc
+        if not 0 <= slot < len(self._handlers):
+            raise VmFault(pc, f"invalid callback address {func:#x}")
+        regs = [0] * (MAX_BPF_REG + 1)
+        for i, value in enumerate(args[:5]):
+            regs[1 + i] = value & M64
+        target = self._call_local(pc, slot, regs, CALLBACK_RETURN)
+        handlers = self._handlers
+        for _ in range(self.options.max_insns):
+            target = handlers[target](regs)
+            if target == CALLBACK_RETURN:
+                self.call.pc = pc
+                return regs[0]
+        raise VmFault(pc, "instruction limit exceeded in a callback")
+
+    def _tail_call(self, pc: int, r: list[int]) -> int:
+        """``bpf_tail_call(ctx, prog_array, index)``: jump to the program in the slot, or
+        fall through when the slot is empty or the chain is too long (MAX_TAIL_CALL_CNT)."""
+        resolve = self.tail_call_target
+        target = None if resolve is None else resolve(r[2], r[3] & M32)
+        if target is None or self._tail_calls >= MAX_TAIL_CALL_CNT:
+            return pc + 1
+        self._tail_calls += 1
+        return self.entries[target]
 
     def _exit(self, r: list[int]) -> int:
         if not self._frames:
@@ -345,6 +429,9 @@ def _c_call(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     if insn.src == CallSrc.KFUNC_CALL:
         return _fault_handler(pc, "kernel function calls (kfuncs) need the JIT")
     helper_id, call_helper = insn.imm, vm._call_helper
+    if helper_id == BPF_FUNC_TAIL_CALL:  # the interpreter's own job, as BPF_TAIL_CALL is
+        tail_call = vm._tail_call
+        return lambda r: tail_call(pc, r)
 
     def call(r: list[int]) -> int:
         call_helper(pc, helper_id, r)
@@ -368,10 +455,31 @@ def _c_exit(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     return vm._exit
 
 
+def _pseudo_value(vm: Interpreter, pc: int, insn: Insn) -> int | str:
+    """The 64-bit value of a pseudo ``ld_imm64``, or why it has none."""
+    if insn.src == PseudoSrc.FUNC:
+        return CALLBACK_BASE + pc + 1 + insn.imm
+    if insn.src not in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE):
+        return f"unresolved pseudo ld_imm64 (src_reg {insn.src})"
+    if not 0 <= insn.imm < len(vm.maps):
+        return f"fd {insn.imm} is not pointing to valid bpf_map"
+    m = vm.maps[insn.imm]
+    if insn.src == PseudoSrc.MAP_FD:
+        return int(m.handle.addr)
+    value = m.prog_lookup(bytes(4), 0)
+    if not value:
+        return "direct value access on a map without a value at key 0"
+    return int(value) + (insn.imm_hi & M32)
+
+
 def _c_ld_imm64(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
+    value = insn.imm64
     if insn.src != 0:
-        return _fault_handler(pc, f"unresolved pseudo ld_imm64 (src_reg {insn.src})")
-    d, value, nxt = insn.dst, insn.imm64, pc + 2
+        resolved = _pseudo_value(vm, pc, insn)
+        if isinstance(resolved, str):
+            return _fault_handler(pc, resolved)
+        value = resolved
+    d, nxt = insn.dst, pc + 2
 
     def lddw(r: list[int]) -> int:
         r[d] = value

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bpfvm.runtime.helpers.basic import BASIC_HELPERS
+from bpfvm.runtime.helpers.maps import MAP_HELPERS
+from bpfvm.runtime.helpers.misc import MISC_HELPERS
+from bpfvm.runtime.helpers.packet import PACKET_HELPERS
 from bpfvm.runtime.helpers.registry import (
     HelperCall,
     HelperFn,
@@ -22,7 +25,12 @@ __all__ = [
     "describe_missing",
 ]
 
-ALL_HELPERS: Mapping[str, HelperFn] = {**BASIC_HELPERS}
+ALL_HELPERS: Mapping[str, HelperFn] = {
+    **BASIC_HELPERS,
+    **MAP_HELPERS,
+    **MISC_HELPERS,
+    **PACKET_HELPERS,
+}
 
 
 def default_registry() -> HelperRegistry:

@@ -10,7 +10,7 @@ builds or extends, never module-level state.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,10 @@ class HelperCall:
     maps: dict[int, Any] = field(default_factory=dict)  # map handle address -> runtime map
     packet: Any = None  # the packet state of a packet hook's run (runtime.packet)
     trace: list[str] = field(default_factory=list)  # bpf_trace_printk output, one line each
+    # runs a callback (a function reference the program loaded) with r1.. and returns its r0
+    invoke: Callable[[int, Sequence[int]], int] | None = None
+    cookie: int = 0  # bpf_get_attach_cookie of a tracing attachment
+    func_ip: int = 0  # bpf_get_func_ip: the traced function's address
 
 
 HelperFn = Callable[[HelperCall, int, int, int, int, int], int]

@@ -1,0 +1,437 @@
+"""Hash maps: ``hash``, ``percpu_hash``, ``lru_hash``, ``lru_percpu_hash`` (``hashtab.c``).
+
+Storage is one native slab of fixed-size elements (key, then value or per-CPU values), so a
+value's address is stable while its element lives and a JIT can use it directly. The table
+itself mirrors the kernel's: ``n_buckets = roundup_pow_of_two(max_entries)`` buckets chosen by
+``jhash`` of the key (seed 0, see :mod:`.jhash`), each a list with new elements at the head.
+That makes ``get_next_key`` and ``for_each`` visit elements in exactly the order of a kernel
+map created with ``BPF_F_ZERO_SEED``: buckets in index order, each from its head. (Without
+that flag the kernel's order is random per map, so any order is a correct one.)
+
+Element lifetimes follow the kernel's preallocated maps:
+
+* ``hash``: ``max_entries`` elements plus one spare per CPU. Updating an existing key fills the
+  updating CPU's spare with the new value, links it in place of the old element and keeps the
+  old element as that CPU's spare, so the value's address changes on every update and a
+  program still holding the old address reads the old value (until that spare is reused).
+  A full map fails inserts with ``E2BIG``. ``BPF_F_NO_PREALLOC`` behaves the same (the
+  kernel allocates instead, with the same visible results).
+* ``percpu_hash``: updates of an existing key are in place; no spares.
+* ``lru_*``: elements come from :class:`.lru.BpfLru`, which evicts instead of failing.
+
+Inserts take never-used slots first and then freed ones, oldest first, so a deleted element's
+slot is reused as late as possible; no slot is ever unmapped while the map lives. The slab is
+mapped lazily and the Python-side bookkeeping grows with the elements in use, so a large
+``max_entries`` costs little until it is used.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Iterator
+
+from bpfvm.program.model import MapSpec
+from bpfvm.runtime.maps.base import (
+    BPF_EXIST,
+    BPF_F_LOCK,
+    BPF_F_NO_COMMON_LRU,
+    BPF_F_NO_PREALLOC,
+    BPF_NOEXIST,
+    BpfMap,
+    round8,
+    roundup_pow_of_two,
+    storage_region,
+)
+from bpfvm.runtime.maps.jhash import map_hash
+from bpfvm.runtime.maps.lru import BpfLru
+from bpfvm.runtime.memory import Region
+
+
+def effective_max_entries(spec: MapSpec, ncpus: int) -> int:
+    """``htab_map_alloc``: a per-CPU LRU gives every CPU the same number of elements."""
+    if not spec.map_flags & BPF_F_NO_COMMON_LRU:
+        return spec.max_entries
+    rounded = -(-spec.max_entries // ncpus) * ncpus
+    if rounded > 0xFFFFFFFF:  # the kernel's u32 wrapped: round down instead
+        rounded = spec.max_entries // ncpus * ncpus
+    return rounded
+
+
+class HashMap(BpfMap):
+    """``BPF_MAP_TYPE_HASH``; the per-CPU and LRU variants are subclasses."""
+
+    kind = "hash"
+    supports_for_each = True
+    percpu = False
+    lru = False
+
+    def __init__(self, spec: MapSpec, ncpus: int) -> None:
+        super().__init__(spec, ncpus, effective_max_entries(spec, ncpus))
+        self.n_buckets = roundup_pow_of_two(self.max_entries)
+        self.key_stride = round8(self.key_size)
+        self.value_stride = round8(self.value_size)
+        nvalues = ncpus if self.percpu else 1
+        self.elem_size = self.key_stride + self.value_stride * nvalues
+        spares = ncpus if self.has_spares else 0
+        nslots = self.max_entries + spares
+        self.slab: Region = storage_region(
+            spec, "elements", nslots * self.elem_size, writable=not self.rdonly_prog
+        )
+        self._set_layout(self.slab.addr, self.elem_size, self.value_stride if self.percpu else 0)
+        self._set_handle_u64(48, self.n_buckets)
+        # Python-side bookkeeping is sparse: it grows with the elements in use, not max_entries
+        self._buckets: dict[int, list[int]] = {}  # bucket -> slots, head first
+        self._nonempty: list[int] = []  # sorted indices of non-empty buckets
+        self._index: dict[bytes, int] = {}  # key -> slot
+        self._slot_key: dict[int, bytes] = {}  # linked slot -> key
+        self._slot_bucket: dict[int, int] = {}
+        self._gen: dict[int, int] = {}  # bumped when a slot leaves the table
+        self._fresh = 0  # slots below this were handed out at least once
+        self._recycled: deque[int] = deque()  # freed slots, reused first in, first out
+        self._spare = list(range(self.max_entries, nslots))  # per-CPU spare element
+        self._lru: BpfLru | None = None
+        if self.lru:
+            self._fresh = self.max_entries
+            self._lru = BpfLru(
+                self.max_entries, ncpus, bool(spec.map_flags & BPF_F_NO_COMMON_LRU), self._evict
+            )
+        self.prealloc = not spec.map_flags & BPF_F_NO_PREALLOC
+
+    @property
+    def has_spares(self) -> bool:
+        """``htab_has_extra_elems``: plain hash maps keep a spare element per CPU."""
+        return not self.percpu and not self.lru
+
+    def regions(self) -> list[Region]:
+        return [*super().regions(), self.slab]
+
+    # --- the table --------------------------------------------------------------------------
+
+    def _value_addr(self, slot: int, cpu: int = 0) -> int:
+        addr = self.slab.addr + slot * self.elem_size + self.key_stride
+        return addr + cpu * self.value_stride if self.percpu else addr
+
+    def _read_value(self, slot: int, cpu: int = 0) -> bytes:
+        off = self._value_addr(slot, cpu) - self.slab.addr
+        return self.slab.read(off, self.value_size)
+
+    def _write_value(self, slot: int, value: bytes, cpu: int = 0) -> None:
+        self.slab.write(self._value_addr(slot, cpu) - self.slab.addr, value)
+
+    def _link(self, slot: int, key: bytes) -> None:
+        """Fill the key of ``slot`` and add it at the head of its bucket."""
+        self.slab.write(slot * self.elem_size, key)
+        bucket = map_hash(key) & (self.n_buckets - 1)
+        slots = self._buckets.get(bucket)
+        if slots is None:
+            slots = self._buckets[bucket] = []
+            insort(self._nonempty, bucket)
+        slots.insert(0, slot)
+        self._index[key] = slot
+        self._slot_key[slot] = key
+        self._slot_bucket[slot] = bucket
+
+    def _unlink(self, slot: int) -> None:
+        key = self._slot_key.pop(slot)
+        bucket = self._slot_bucket.pop(slot)
+        slots = self._buckets[bucket]
+        slots.remove(slot)
+        if not slots:
+            del self._buckets[bucket]
+            del self._nonempty[bisect_left(self._nonempty, bucket)]
+        del self._index[key]
+        self._gen[slot] = self._gen.get(slot, 0) + 1
+
+    def _evict(self, slot: int) -> bool:
+        """``htab_lru_map_delete_node``: the LRU chose ``slot``; unlink it if it is linked."""
+        if slot not in self._slot_key:
+            return False
+        self._unlink(slot)
+        return True
+
+    def _take_free(self) -> int | None:
+        """A free element: never-used ones first, then the longest-freed."""
+        if self._fresh < self.max_entries:
+            self._fresh += 1
+            return self._fresh - 1
+        return self._recycled.popleft() if self._recycled else None
+
+    def _release(self, slot: int) -> None:
+        """An unlinked element goes back to the LRU or to the end of the free list."""
+        if self._lru is not None:
+            self._lru.push_free(slot)
+        else:
+            self._recycled.append(slot)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    # --- update ------------------------------------------------------------------------------
+
+    def _check_flags(self, old: int | None, flags: int) -> int:
+        """``check_flags``: 0 or the ``-errno`` the existing/missing element calls for."""
+        if old is not None and flags & ~BPF_F_LOCK == BPF_NOEXIST:
+            return -_errno.EEXIST
+        if old is None and flags & ~BPF_F_LOCK == BPF_EXIST:
+            return -_errno.ENOENT
+        return 0
+
+    def _values_for(self, value: bytes | list[bytes], cpu: int) -> list[tuple[int, bytes]]:
+        """(cpu, bytes) pairs to write: one for a plain map, every CPU for a list or all."""
+        if not self.percpu:
+            assert isinstance(value, bytes)
+            return [(0, value)]
+        if isinstance(value, list):
+            return list(enumerate(value))
+        if cpu < 0:  # the syscall side gives one value for every CPU
+            return [(c, value) for c in range(self.ncpus)]
+        return [(cpu, value)]
+
+    def _update(self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int) -> int:
+        """``htab_map_update_elem``: ``cpu`` < 0 is the syscall side (all CPUs, CPU 0 spare)."""
+        if flags & ~BPF_F_LOCK > BPF_EXIST:
+            return -_errno.EINVAL
+        if flags & BPF_F_LOCK:  # the value has no bpf_spin_lock (no BTF record)
+            return -_errno.EINVAL
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            return err
+        this_cpu = max(cpu, 0)
+        if old is not None:
+            new = self._spare[this_cpu]
+            self._spare[this_cpu] = old
+        else:
+            if not self.prealloc and len(self._index) >= self.max_entries:
+                return -_errno.E2BIG
+            got = self._take_free()
+            if got is None:
+                return -_errno.E2BIG
+            new = got
+        for c, data in self._values_for(value, cpu):
+            self._write_value(new, data, c)
+        if old is not None:
+            self._unlink(old)
+        self._link(new, key)
+        return 0
+
+    def _update_percpu(self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int) -> int:
+        """``__htab_percpu_map_update_elem``: in place when the key exists."""
+        if flags > BPF_EXIST:
+            return -_errno.EINVAL
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            return err
+        if old is None:
+            got = self._take_free()
+            if got is None:
+                return -_errno.E2BIG
+            slot = got
+            self._zero_other_cpus(slot, cpu)
+        else:
+            slot = old
+        for c, data in self._values_for(value, cpu):
+            self._write_value(slot, data, c)
+        if old is None:
+            self._link(slot, key)
+        return 0
+
+    def _zero_other_cpus(self, slot: int, cpu: int) -> None:
+        """``pcpu_init_value``: a program's insert leaves the other CPUs' copies zeroed."""
+        for c in range(self.ncpus):
+            if c != cpu:
+                self._write_value(slot, bytes(self.value_size), c)
+
+    def _update_lru(self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int) -> int:
+        """``htab_lru_map_update_elem``: take an element first (maybe evicting), then check."""
+        assert self._lru is not None
+        if flags > BPF_EXIST:
+            return -_errno.EINVAL
+        new = self._lru.pop_free(max(cpu, 0))
+        if new is None:
+            return -_errno.ENOMEM
+        assert isinstance(value, bytes)
+        self._write_value(new, value)
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            self._lru.push_free(new)
+            return err
+        if old is not None:
+            self._lru.set_ref(new)
+            self._unlink(old)
+        self._link(new, key)
+        if old is not None:
+            self._lru.push_free(old)
+        return 0
+
+    def _update_lru_percpu(
+        self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int
+    ) -> int:
+        """``__htab_lru_percpu_map_update_elem``: in place when the key exists."""
+        assert self._lru is not None
+        if flags > BPF_EXIST:
+            return -_errno.EINVAL
+        new = None
+        if flags != BPF_EXIST:
+            new = self._lru.pop_free(max(cpu, 0))
+            if new is None:
+                return -_errno.ENOMEM
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if not err:
+            if old is not None:
+                self._lru.set_ref(old)
+                for c, data in self._values_for(value, cpu):
+                    self._write_value(old, data, c)
+            else:
+                assert new is not None
+                self._zero_other_cpus(new, cpu)
+                for c, data in self._values_for(value, cpu):
+                    self._write_value(new, data, c)
+                self._link(new, key)
+                new = None
+        if new is not None:
+            self._lru.push_free(new)
+        return err
+
+    def _dispatch_update(self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int) -> int:
+        if self.lru:
+            if self.percpu:
+                return self._update_lru_percpu(key, value, flags, cpu)
+            return self._update_lru(key, value, flags, cpu)
+        if self.percpu:
+            return self._update_percpu(key, value, flags, cpu)
+        return self._update(key, value, flags, cpu)
+
+    def _delete(self, key: bytes) -> int:
+        slot = self._index.get(key)
+        if slot is None:
+            return -_errno.ENOENT
+        self._unlink(slot)
+        self._release(slot)
+        return 0
+
+    # --- program side -------------------------------------------------------------------------
+
+    def prog_lookup(self, key: bytes, cpu: int = 0) -> int:
+        slot = self._index.get(bytes(key))
+        if slot is None or cpu >= self.ncpus:
+            return 0
+        if self._lru is not None:
+            self._lru.set_ref(slot)
+        return self._value_addr(slot, cpu)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int = 0, cpu: int = 0) -> int:
+        if self.rdonly_prog:
+            return -_errno.EPERM
+        return self._dispatch_update(bytes(key), bytes(value), flags, cpu)
+
+    def prog_delete(self, key: bytes, cpu: int = 0) -> int:
+        if self.rdonly_prog:
+            return -_errno.EPERM
+        return self._delete(bytes(key))
+
+    def for_each(self, cpu: int = 0) -> Iterator[tuple[int, int]]:
+        """``bpf_for_each_hash_elem``: buckets in order, each from its head, walked live."""
+        bucket = 0
+        while True:
+            pos = bisect_left(self._nonempty, bucket)
+            if pos == len(self._nonempty):
+                return
+            bucket = self._nonempty[pos]
+            walk = [(slot, self._gen.get(slot, 0)) for slot in self._buckets[bucket]]
+            for slot, gen in walk:
+                if self._gen.get(slot, 0) != gen:  # deleted (or replaced) during the walk
+                    continue
+                key_addr = self.slab.addr + slot * self.elem_size
+                yield key_addr, self._value_addr(slot, cpu)
+            bucket += 1
+
+    # --- syscall side ---------------------------------------------------------------------------
+
+    def _sys_lookup(self, key: bytes | None) -> bytes | list[bytes] | None:
+        assert key is not None
+        slot = self._index.get(key)
+        if slot is None:
+            return None
+        if self.percpu:
+            return [self._read_value(slot, c) for c in range(self.ncpus)]
+        return self._read_value(slot)
+
+    def _sys_value(self, value: object) -> bytes | list[bytes]:
+        if self.percpu and isinstance(value, list | tuple):
+            if len(value) != self.ncpus:
+                self._fail(_errno.EINVAL, f"{len(value)} per-CPU values for {self.ncpus} CPUs")
+            return [self._value(v) for v in value]
+        if not isinstance(value, bytes | bytearray | memoryview):
+            self._fail(_errno.EINVAL, f"value must be bytes, not {type(value).__name__}")
+        return self._value(bytes(value))
+
+    def _sys_update(self, key: bytes | None, value: object, flags: int) -> None:
+        assert key is not None
+        err = self._dispatch_update(key, self._sys_value(value), flags, -1)
+        if err:
+            self._fail(-err, f"update of key {key.hex()} failed")
+
+    def _sys_delete(self, key: bytes | None) -> None:
+        assert key is not None
+        if self._delete(key):
+            self._fail(_errno.ENOENT, f"no key {key.hex()}")
+
+    def _sys_get_next_key(self, key: bytes | None) -> bytes | None:
+        """``htab_map_get_next_key``: the next in the bucket, else the next bucket's head."""
+        start = 0
+        slot = None if key is None else self._index.get(key)
+        if slot is not None:
+            bucket = self._slot_bucket[slot]
+            slots = self._buckets[bucket]
+            pos = slots.index(slot)
+            if pos + 1 < len(slots):
+                return self._slot_key[slots[pos + 1]]
+            start = bucket + 1
+        pos = bisect_left(self._nonempty, start)
+        if pos == len(self._nonempty):
+            return None
+        return self._slot_key[self._buckets[self._nonempty[pos]][0]]
+
+    def keys(self) -> Iterator[bytes]:
+        self._readable()
+        for bucket in list(self._nonempty):
+            for slot in list(self._buckets.get(bucket, ())):
+                key = self._slot_key.get(slot)
+                if key is not None:
+                    yield key
+
+    def _sys_lookup_and_delete(self, key: bytes | None) -> bytes | list[bytes]:
+        assert key is not None
+        value = self._sys_lookup(key)
+        if value is None:
+            self._fail(_errno.ENOENT, f"no key {key.hex()}")
+        self._delete(key)
+        return value
+
+
+class PercpuHashMap(HashMap):
+    """``BPF_MAP_TYPE_PERCPU_HASH``: one value per CPU in each element."""
+
+    kind = "percpu_hash"
+    percpu = True
+
+
+class LruHashMap(HashMap):
+    """``BPF_MAP_TYPE_LRU_HASH``: a full map evicts the least recently used element."""
+
+    kind = "lru_hash"
+    lru = True
+
+
+class LruPercpuHashMap(HashMap):
+    """``BPF_MAP_TYPE_LRU_PERCPU_HASH``."""
+
+    kind = "lru_percpu_hash"
+    lru = True
+    percpu = True
