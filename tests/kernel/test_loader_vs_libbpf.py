@@ -48,3 +48,14 @@ def test_linked_programs_equal_libbpf(path: Path) -> None:
         for prog in ours.programs:
             theirs = _normalise(kernel.program_insns(prog.name), by_fd)
             assert _normalise(encode(list(prog.insns)), by_index) == theirs, prog.name
+
+
+def test_kconfig_values_equal_libbpf() -> None:
+    if not libbpf_oracle.oracle_available():
+        pytest.skip("libbpf or bpf() unavailable")
+    from bpfvm.hooks.test_run import load
+
+    path = Path(__file__).resolve().parents[1] / "unit" / "elf" / "data" / "kconfig.bpf.o"
+    with libbpf_oracle.BpfObject(path) as kernel:
+        want = kernel.test_run("kconfig_facts", ctx=bytes(40), repeat=0).ctx_out
+    assert load(str(path)).test_run("kconfig_facts", ctx=bytes(40)).ctx_out == want

@@ -153,7 +153,18 @@ class _Extern:
     align: int
 
 
+def _align(btf: Btf, type_id: int) -> int:
+    """``btf__align_of``: what a C compiler aligns the type to."""
+    t = btf[btf.strip(type_id)]
+    if t.kind == BtfKind.ARRAY:
+        return _align(btf, t.array.type)
+    if t.kind in (BtfKind.STRUCT, BtfKind.UNION):
+        return max((_align(btf, m.type) for m in t.members), default=1)
+    return min(btf.resolve_size(t.id), 8) or 1
+
+
 def _kconfig_externs(btf: Btf | None) -> list[_Extern]:
+    """The ``.kconfig`` externs in libbpf's order: alignment descending, size ascending, name."""
     if btf is None:
         return []
     sec_id = btf.find(".kconfig", BtfKind.DATASEC)
@@ -162,9 +173,8 @@ def _kconfig_externs(btf: Btf | None) -> list[_Extern]:
     out = []
     for info in btf[sec_id].vars:
         var = btf[info.type]
-        size = btf.resolve_size(var.ref)
-        out.append(_Extern(var.name, size, min(size, 8) or 1))
-    return sorted(out, key=lambda e: (-e.align, e.name))
+        out.append(_Extern(var.name, btf.resolve_size(var.ref), _align(btf, var.ref)))
+    return sorted(out, key=lambda e: (-e.align, e.size, e.name))
 
 
 def _layout(externs: list[_Extern]) -> tuple[dict[str, int], int]:
@@ -216,8 +226,11 @@ def kconfig_map(obj: ObjectFile, btf: Btf | None) -> MapSpec | None:
     offsets, size = _layout(externs)
     data = bytearray(max(size, 1))
     config = _kernel_config() if any(e.name.startswith("CONFIG_") for e in externs) else {}
+    weak = {s.name for s in obj.symbols if s.shndx == 0 and s.bind == "STB_WEAK"}
     for ext in externs:
         off = offsets[ext.name]
+        if ext.name.startswith("CONFIG_") and ext.name not in config and ext.name not in weak:
+            raise InputError(f"extern (kcfg) '{ext.name}': not found in the kernel config")
         data[off : off + ext.size] = _kconfig_value(ext.name, ext.size, config)
     return MapSpec(".kconfig", MapType.ARRAY, 4, len(data), 1, BPF_F_RDONLY_PROG,
                    initial=bytes(data), section=".kconfig")  # fmt: skip

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import platform
+import re
 import struct
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -150,21 +154,43 @@ def test_broken_objects_get_one_line_errors() -> None:
         assert message.startswith("fw.o: ") and "\n" not in message, what
 
 
+def _section_header(data: bytes, name: str) -> tuple[int, int]:
+    """(file offset, sh_offset) of a section, through pyelftools."""
+    elf = ELFFile(io.BytesIO(data))
+    for i, sec in enumerate(elf.iter_sections()):
+        if sec.name == name:
+            return elf["e_shoff"] + i * elf["e_shentsize"], sec["sh_offset"]
+    raise AssertionError(name)
+
+
 def test_unknown_legacy_map_type() -> None:
-    path = shared_path("ebpf-samples/linux/sockex1_kern.o")
-    data = path.read_bytes()
-    # the legacy maps section starts with the first map's type
-    from bpfvm.elf.objfile import read_object
-
-    sec = read_object(data).section("maps")
-    assert sec is not None
-    import io
-
-    from elftools.elf.elffile import ELFFile
-
-    offset = ELFFile(io.BytesIO(data)).get_section_by_name("maps")["sh_offset"]
+    data = shared_path("ebpf-samples/linux/sockex1_kern.o").read_bytes()
+    _, maps = _section_header(data, "maps")  # the first definition starts with its type
     with pytest.raises(InputError, match="unknown map type 99"):
-        load_object(_patched(data, offset, "<I", 99), "x.o")
+        load_object(_patched(data, maps, "<I", 99), "x.o")
+
+
+def test_bad_relocations() -> None:
+    data = (EXAMPLES / "xdp_firewall.bpf.o").read_bytes()
+    _, rel = _section_header(data, ".relxdp")  # Elf64_Rel: r_offset, r_info (sym << 32 | type)
+    wrong_insn = _patched(data, rel, "<Q", 0)  # a relocation on an ordinary instruction
+    obj = load_object(wrong_insn, "fw.o")
+    with pytest.raises(InputError, match=r"invalid relo against '\w+' for insns\[0\]"):
+        obj.program("xdp_firewall")
+    with pytest.raises(InputError, match="names symbol 9999, out of range"):
+        load_object(_patched(data, rel + 8, "<Q", 9999 << 32 | 1), "fw.o")
+
+
+def test_missing_btf_section() -> None:
+    data = (EXAMPLES / "xdp_firewall.bpf.o").read_bytes()
+    header, _ = _section_header(data, ".BTF")
+    elf = ELFFile(io.BytesIO(data))
+    strtab = elf.get_section(elf["e_shstrndx"])["sh_offset"]
+    name_off = struct.unpack_from("<I", data, header)[0]
+    renamed = bytearray(data)
+    renamed[strtab + name_off : strtab + name_off + 4] = b".XTF"  # .BTF is gone
+    with pytest.raises(InputError, match="BTF is required, but is missing"):
+        load_object(bytes(renamed), "fw.o")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,3 +205,20 @@ def test_mutated_objects_never_crash(data: st.DataObject) -> None:
         load_object(bytes(blob), name)
     except InputError as exc:
         assert "\n" not in str(exc)
+
+
+def test_kconfig_externs() -> None:
+    from bpfvm.hooks.test_run import load
+
+    path = Path(__file__).parent / "data" / "kconfig.bpf.o"
+    loaded = load(str(path))
+    kconfig = loaded.map(".kconfig").spec
+    assert kconfig.map_flags & 0x80  # BPF_F_RDONLY_PROG
+    out = loaded.test_run("kconfig_facts", ctx=bytes(40)).ctx_out
+    version, hz, cookie, syscall = struct.unpack_from("<IiBB", out)
+    major, minor, patch = (int(x) for x in re.findall(r"\d+", platform.release())[:3])
+    assert version == major << 16 | minor << 8 | min(patch, 255)
+    assert cookie == 1
+    assert struct.unpack_from("<Q", out, 32)[0] == 0  # a weak extern the kernel lacks
+    if Path("/proc/config.gz").exists():
+        assert hz > 0 and syscall == 1
