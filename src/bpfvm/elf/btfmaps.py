@@ -27,7 +27,7 @@ from bpfvm.elf.objfile import ObjectFile, Section
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.isa.codec import encode
 from bpfvm.isa.insn import LD_IMM64_CODE, Insn
-from bpfvm.program.model import BPF_F_RDONLY_PROG, LineInfo, MapSpec
+from bpfvm.program.model import BPF_F_RDONLY_PROG, FuncInfo, LineInfo, MapSpec
 from bpfvm.program.uapi import MapType
 
 BtfExtInfo = BtfExt
@@ -287,3 +287,14 @@ def line_info(ext: BtfExt, placements: list[Placement]) -> tuple[LineInfo, ...]:
                 out.append(LineInfo(place.base + slot - func.start, rec.file_name, rec.line,
                                     rec.col, rec.line_text))  # fmt: skip
     return tuple(sorted(out, key=lambda li: li.insn_off))
+
+
+def func_info(ext: BtfExt, placements: list[Placement]) -> tuple[FuncInfo, ...]:
+    out = []
+    for place in placements:
+        func = place.function
+        for rec in ext.func_info.get(func.section.name, ()):
+            slot = rec.insn_off // 8
+            if func.contains(slot):
+                out.append(FuncInfo(place.base + slot - func.start, rec.type_id))
+    return tuple(sorted(out, key=lambda fi: fi.insn_off))

@@ -20,7 +20,8 @@ from bpfvm.elf.objfile import ObjectFile, Reloc, Section, read_object
 from bpfvm.elf.sections import classify_section
 from bpfvm.errors import BpfvmError, EncodingError, InputError
 from bpfvm.isa.codec import decode
-from bpfvm.program.model import LineInfo, MapSpec, Program
+from bpfvm.isa.insn import Insn
+from bpfvm.program.model import MapSpec, Program
 from bpfvm.program.uapi import ProgType
 
 
@@ -117,7 +118,6 @@ class _Loader:
         programs: list[Program] = []
         broken: dict[str, str] = {}
         callees: set[Function] = set()
-        maps = tuple(self.maps)
         for main in mains:
             try:
                 linked, placements = linker.link(main)
@@ -129,27 +129,33 @@ class _Loader:
                 broken[main.name] = f"prog '{main.name}': {exc}"
                 continue
             callees.update(p.function for p in placements[1:])
-            kind = classify_section(main.section.name)
-            programs.append(
-                Program(
-                    name=main.name,
-                    insns=tuple(insns),
-                    prog_type=kind.prog_type if kind else ProgType.UNSPEC,
-                    expected_attach_type=kind.expected_attach_type if kind else None,
-                    section=main.section.name,
-                    attach_to=kind.attach_to if kind else "",
-                    sleepable=kind.sleepable if kind else False,
-                    license=license_,
-                    kern_version=version,
-                    maps=maps,
-                    func_starts=tuple(sorted(p.base for p in placements)),
-                    line_info=self._line_info(placements),
-                    btf=self.btf,
-                )
-            )
+            programs.append(self._program(main, tuple(insns), placements, license_, version))
         if text_only:
             programs = [p for p in programs if not any(c.name == p.name for c in callees)]
+        maps = tuple(self.maps)
         return BpfObject(obj.source, tuple(programs), maps, license_, version, self.btf, broken)
+
+    def _program(
+        self, main: Function, insns: tuple[Insn, ...], placements: list[Placement],
+        license_: str, version: int,
+    ) -> Program:  # fmt: skip
+        kind = classify_section(main.section.name)
+        return Program(
+            name=main.name,
+            insns=insns,
+            prog_type=kind.prog_type if kind else ProgType.UNSPEC,
+            expected_attach_type=kind.expected_attach_type if kind else None,
+            section=main.section.name,
+            attach_to=kind.attach_to if kind else "",
+            sleepable=kind.sleepable if kind else False,
+            license=license_,
+            kern_version=version,
+            maps=tuple(self.maps),
+            func_starts=tuple(sorted(p.base for p in placements)),
+            line_info=btfmaps.line_info(self.ext, placements) if self.ext else (),
+            func_info=btfmaps.func_info(self.ext, placements) if self.ext else (),
+            btf=self.btf,
+        )
 
     def _text_index(self) -> int:
         text = self.obj.section(".text")
@@ -208,8 +214,3 @@ class _Loader:
 
     def _resolve_kfunc(self, name: str) -> int | None:
         return btfmaps.kfunc_btf_id(self.target_btf, name)
-
-    def _line_info(self, placements: list[Placement]) -> tuple[LineInfo, ...]:
-        if self.ext is None:
-            return ()
-        return btfmaps.line_info(self.ext, placements)

@@ -55,6 +55,14 @@ class LineInfo:
 
 
 @dataclass(frozen=True)
+class FuncInfo:
+    """One ``bpf_func_info`` record: the BTF ``FUNC`` (in ``Program.btf``) of a subprogram."""
+
+    insn_off: int  # slot of the function's first instruction (in the program)
+    type_id: int
+
+
+@dataclass(frozen=True)
 class Program:
     """An eBPF program ready for verification."""
 
@@ -70,6 +78,7 @@ class Program:
     maps: tuple[MapSpec, ...] = ()
     func_starts: tuple[int, ...] = (0,)  # slot index of each subprogram (main first)
     line_info: tuple[LineInfo, ...] = ()
+    func_info: tuple[FuncInfo, ...] = ()  # one per subprogram when the object has .BTF.ext
     btf: Any = field(default=None, compare=False)  # bpfvm.btf.Btf of the object, when present
 
     @property
