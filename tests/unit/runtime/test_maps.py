@@ -139,7 +139,7 @@ def test_create_error_is_an_input_error_naming_the_errno() -> None:
         create_map(MapSpec("counters", T.HASH, 4, 0, 16))
 
 
-@pytest.mark.parametrize("t", [T.DEVMAP, T.SOCKMAP, T.CPUMAP, T.STACK_TRACE, T.ARENA])
+@pytest.mark.parametrize("t", [T.SOCKMAP, T.STACK_TRACE, T.ARENA])
 def test_unsupported_map_types(t: MapType) -> None:
     with pytest.raises(InputError) as info:
         create_map(MapSpec("x", t, 4, 4, 1))

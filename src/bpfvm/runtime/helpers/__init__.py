@@ -8,6 +8,7 @@ from bpfvm.runtime.helpers.basic import BASIC_HELPERS
 from bpfvm.runtime.helpers.maps import MAP_HELPERS
 from bpfvm.runtime.helpers.misc import MISC_HELPERS
 from bpfvm.runtime.helpers.packet import PACKET_HELPERS
+from bpfvm.runtime.helpers.redirect import REDIRECT_HELPERS
 from bpfvm.runtime.helpers.registry import (
     HelperCall,
     HelperFn,
@@ -30,6 +31,7 @@ ALL_HELPERS: Mapping[str, HelperFn] = {
     **MAP_HELPERS,
     **MISC_HELPERS,
     **PACKET_HELPERS,
+    **REDIRECT_HELPERS,
 }
 
 

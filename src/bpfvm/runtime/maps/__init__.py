@@ -5,7 +5,7 @@ and returns a :class:`BpfMap`; :mod:`.base` documents the two faces of a map (pr
 syscall side) and the native handle a program's map pointer addresses. Per type:
 :mod:`.array`, :mod:`.hash` (with :mod:`.lru` and :mod:`.jhash`), :mod:`.queue` (queue, stack,
 bloom filter), :mod:`.lpm`, :mod:`.ringbuf`, :mod:`.perf`, :mod:`.fdmaps` (prog_array, maps of
-maps).
+maps), :mod:`.devmap` (devmap, devmap_hash, cpumap, xskmap: the XDP redirect maps).
 """
 
 from bpfvm.runtime.maps.array import ArrayMap, PercpuArrayMap
@@ -27,6 +27,7 @@ from bpfvm.runtime.maps.base import (
     MapSpecError,
 )
 from bpfvm.runtime.maps.create import MAP_CLASSES, check_spec, create_map
+from bpfvm.runtime.maps.devmap import CpuMap, DevMap, DevMapHash, XskMap
 from bpfvm.runtime.maps.fdmaps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 from bpfvm.runtime.maps.hash import HashMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from bpfvm.runtime.maps.lpm import LpmTrieMap
@@ -63,6 +64,9 @@ __all__ = [
     "ArrayOfMapsMap",
     "BloomFilterMap",
     "BpfMap",
+    "CpuMap",
+    "DevMap",
+    "DevMapHash",
     "HashMap",
     "HashOfMapsMap",
     "LpmTrieMap",
@@ -77,6 +81,7 @@ __all__ = [
     "QueueMap",
     "RingBufMap",
     "StackMap",
+    "XskMap",
     "check_spec",
     "create_map",
 ]

@@ -39,6 +39,7 @@ from bpfvm.runtime.maps.base import (
     round8,
     type_name,
 )
+from bpfvm.runtime.maps.devmap import CpuMap, DevMap, DevMapHash, XskMap
 from bpfvm.runtime.maps.fdmaps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 from bpfvm.runtime.maps.hash import HashMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from bpfvm.runtime.maps.lpm import LPM_DATA_SIZE_MAX, LPM_DATA_SIZE_MIN, LpmTrieMap
@@ -62,6 +63,10 @@ MAP_CLASSES: dict[MapType, Callable[[MapSpec, int], BpfMap]] = {
     MapType.STACK: StackMap,
     MapType.RINGBUF: RingBufMap,
     MapType.BLOOM_FILTER: BloomFilterMap,
+    MapType.DEVMAP: DevMap,
+    MapType.DEVMAP_HASH: DevMapHash,
+    MapType.CPUMAP: CpuMap,
+    MapType.XSKMAP: XskMap,
 }
 
 ARRAY_CREATE_FLAG_MASK = (
