@@ -3,7 +3,8 @@
 :class:`Btf` parses and checks a raw ``.BTF`` blob (an object's section or
 ``/sys/kernel/btf/vmlinux``), :class:`BtfExt` the ``.BTF.ext`` records of an object,
 :mod:`bpfvm.btf.core` computes and applies CO-RE relocations, :func:`encode_btf` writes BTF
-back, and :func:`load_target_btf` finds the BTF to relocate against.
+back, :func:`load_target_btf` finds the BTF to relocate against, and :mod:`bpfvm.btf.values`
+decodes and encodes the values BTF types describe.
 """
 
 from bpfvm.btf.btf import Btf, TypeTable, essential_name
@@ -30,6 +31,9 @@ from bpfvm.btf.types import (
     BtfType,
     BtfVarSecinfo,
 )
+from bpfvm.btf.values import BtfValueError, ValueCodec, enum_name
+from bpfvm.btf.values import decode as decode_value
+from bpfvm.btf.values import encode as encode_value
 
 __all__ = [
     "POISON_HELPER_ID",
@@ -43,6 +47,7 @@ __all__ = [
     "BtfMember",
     "BtfParam",
     "BtfType",
+    "BtfValueError",
     "BtfVarSecinfo",
     "CandidateCache",
     "CoreRelo",
@@ -53,11 +58,15 @@ __all__ = [
     "LineInfo",
     "Linkage",
     "TypeTable",
+    "ValueCodec",
     "apply_core_relo",
     "apply_core_relo_slots",
     "bundled_btf",
     "calc_core_relo",
+    "decode_value",
     "encode_btf",
+    "encode_value",
+    "enum_name",
     "essential_name",
     "load_target_btf",
     "patch_core_insn",

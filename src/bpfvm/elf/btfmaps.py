@@ -233,7 +233,8 @@ def kconfig_map(obj: ObjectFile, btf: Btf | None) -> MapSpec | None:
             raise InputError(f"extern (kcfg) '{ext.name}': not found in the kernel config")
         data[off : off + ext.size] = _kconfig_value(ext.name, ext.size, config)
     return MapSpec(".kconfig", MapType.ARRAY, 4, len(data), 1, BPF_F_RDONLY_PROG,
-                   initial=bytes(data), section=".kconfig")  # fmt: skip
+                   initial=bytes(data), section=".kconfig",
+                   var_offsets=tuple(sorted(offsets.items())))  # fmt: skip
 
 
 def kfunc_btf_id(target: Btf | None, name: str) -> int | None:

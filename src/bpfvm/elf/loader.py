@@ -195,7 +195,7 @@ class _Loader:
                 self.map_syms[(btf_maps.index, offset)] = self._add_map(spec)
         for sec in obj.sections:
             if is_global_data(sec) and sec.size:
-                self.data_maps[sec.index] = self._add_map(global_data_map(sec))
+                self.data_maps[sec.index] = self._add_map(global_data_map(obj, sec))
         kconfig = btfmaps.kconfig_map(obj, self.btf)
         if kconfig is not None:
             self.data_maps[-2] = self._add_map(kconfig)

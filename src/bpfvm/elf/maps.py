@@ -76,11 +76,13 @@ def is_global_data(sec: Section) -> bool:
     )
 
 
-def global_data_map(sec: Section) -> MapSpec:
+def global_data_map(obj: ObjectFile, sec: Section) -> MapSpec:
     flags = BPF_F_MMAPABLE
     if sec.name.startswith(".rodata"):
         flags |= BPF_F_RDONLY_PROG
     initial = sec.data if sec.type == "SHT_PROGBITS" else bytes(sec.size)
+    offsets = tuple(sorted((s.name, s.value) for s in obj.symbols_in(sec.index) if s.name))
     return MapSpec(
-        sec.name, MapType.ARRAY, 4, sec.size, 1, flags, initial=initial, section=sec.name
-    )
+        sec.name, MapType.ARRAY, 4, sec.size, 1, flags, initial=initial, section=sec.name,
+        var_offsets=offsets,
+    )  # fmt: skip

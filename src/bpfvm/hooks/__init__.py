@@ -2,6 +2,7 @@
 
 from bpfvm.hooks.context import PACKET_PROG_TYPES, build_packet_context
 from bpfvm.hooks.packet_ctx import LOOPBACK, NetDevice, PacketContext, TestRunError
+from bpfvm.hooks.typed import TypedMap, TypedMapError, typed_map
 
 __all__ = [
     "LOOPBACK",
@@ -9,5 +10,8 @@ __all__ = [
     "NetDevice",
     "PacketContext",
     "TestRunError",
+    "TypedMap",
+    "TypedMapError",
     "build_packet_context",
+    "typed_map",
 ]

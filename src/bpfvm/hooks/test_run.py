@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from bpfvm.elf.loader import BpfObject, load_object
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.hooks.context import PACKET_PROG_TYPES, TestRunError, build_packet_context
+from bpfvm.hooks.typed import typed_map
 from bpfvm.program.model import MapSpec, Program
 from bpfvm.program.uapi import MapType, ProgType
 from bpfvm.runtime.helpers import HelperRegistry
@@ -164,6 +165,8 @@ class LoadedObject:
         if name not in self.maps:
             self.object.map_index(name)  # raises with the list of names
         return self.maps[name]
+
+    typed = typed_map  # .typed(name): a TypedMap of map `name`, keys and values BTF-decoded
 
     def _tail_call_target(self, map_addr: int, index: int) -> int | None:
         m = self.vm.call.maps.get(map_addr)

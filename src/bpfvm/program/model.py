@@ -41,6 +41,9 @@ class MapSpec:
     btf_key_type_id: int = 0
     btf_value_type_id: int = 0
     section: str = ""  # where it came from: ".maps", "maps", ".data", ".rodata.str1.1", ...
+    # global data: where each variable lives in the value (ELF symbols; object-file BTF
+    # leaves DATASEC offsets 0 until a loader fixes them up, as libbpf's btf_fixup_datasec)
+    var_offsets: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
