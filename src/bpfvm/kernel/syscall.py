@@ -31,9 +31,11 @@ __all__ = [
     "LoadedProg",
     "ProgType",
     "TestRunResult",
+    "btf_load",
     "kernel_available",
     "map_create",
     "map_create_attr",
+    "map_create_btf",
     "map_delete",
     "map_freeze",
     "map_get_next_key",
@@ -45,6 +47,7 @@ __all__ = [
     "map_update",
     "possible_cpus",
     "prog_load",
+    "prog_load_ex",
     "prog_test_run",
 ]
 
@@ -73,6 +76,7 @@ class BpfCmd(IntEnum):
     PROG_TEST_RUN = 10
     MAP_LOOKUP_AND_DELETE_ELEM = 21
     MAP_FREEZE = 22
+    BTF_LOAD = 18
 
 
 class ProgType(IntEnum):
@@ -511,3 +515,123 @@ def map_peek(fd: int, value_size: int, value: bytes | None = None) -> bytes | No
             return None
         raise
     return v.raw[:value_size]
+
+
+# --- BTF and the full PROG_LOAD attribute set (bpfvm.kernel.loader) -------------------------
+
+_PL_KERN_VERSION = 40  # u32 kern_version, u32 prog_flags, char prog_name[16]
+_PL_BTF = 72  # u32 prog_btf_fd, func_info_rec_size, u64 func_info, u32 func_info_cnt,
+# u32 line_info_rec_size, u64 line_info, u32 line_info_cnt, u32 attach_btf_id
+_PL_BTF_FMT = "<IIQIIQII"
+_MC_BTF = 48  # u32 btf_fd, btf_key_type_id, btf_value_type_id
+
+
+def btf_load(data: bytes, *, log_size: int = 1 << 20) -> tuple[int, int, str]:
+    """``BPF_BTF_LOAD`` of a raw BTF blob: (fd or -1, errno, the kernel's BTF log).
+
+    The log is requested (level 1) only when the blob is refused, by loading it a second time,
+    as libbpf does. The caller closes the fd.
+    """
+    blob = _buf(data)
+    log = None
+    for level in (0, 1):
+        log = ctypes.create_string_buffer(log_size) if level else None
+        attr = _attr()
+        struct.pack_into("<QQIII", attr, 0, _addr(blob), _addr(log), len(data),
+                         log_size if level else 0, level)  # fmt: skip
+        try:
+            return _bpf(BpfCmd.BTF_LOAD, attr), 0, ""
+        except OSError as e:
+            err = e.errno or 0
+    text = log.value.decode("utf-8", "replace") if log is not None else ""
+    return -1, err, text
+
+
+def map_create_btf(
+    map_type: int,
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    map_flags: int = 0,
+    *,
+    inner_map_fd: int = 0,
+    map_extra: int = 0,
+    map_name: str = "",
+    btf_fd: int = 0,
+    btf_key_type_id: int = 0,
+    btf_value_type_id: int = 0,
+) -> int:
+    """:func:`map_create_attr` plus the map's BTF (``btf_fd`` and the key/value type ids)."""
+    attr = _attr()
+    struct.pack_into("<IIIII", attr, 0, map_type, key_size, value_size, max_entries, map_flags)
+    struct.pack_into("<I", attr, _MC_INNER_MAP_FD, inner_map_fd)
+    struct.pack_into("16s", attr, _MC_MAP_NAME, map_name.encode()[:15])
+    struct.pack_into("<III", attr, _MC_BTF, btf_fd, btf_key_type_id, btf_value_type_id)
+    struct.pack_into("<Q", attr, _MC_MAP_EXTRA, map_extra)
+    return _bpf(BpfCmd.MAP_CREATE, attr)
+
+
+def prog_load_ex(
+    insns: bytes,
+    prog_type: int,
+    *,
+    license: str = "GPL",
+    log_level: int = 1,
+    log_size: int = 1 << 24,
+    grow_log: bool = True,
+    expected_attach_type: int = 0,
+    prog_flags: int = 0,
+    prog_name: str = "",
+    kern_version: int = 0,
+    prog_btf_fd: int = 0,
+    func_info: bytes = b"",
+    line_info: bytes = b"",
+    attach_btf_id: int = 0,
+) -> tuple[LoadedProg | None, LoadResult]:
+    """:func:`prog_load` with the BTF attributes libbpf passes.
+
+    ``func_info`` and ``line_info`` are packed ``struct bpf_func_info`` (8 bytes) and
+    ``struct bpf_line_info`` (16 bytes) records, ``insn_off`` in instruction slots. With
+    ``grow_log`` false a log that did not fit is not retried: the kernel keeps its tail and the
+    load fails with ENOSPC (useful for huge level-2 logs).
+    """
+    if len(insns) % 8 or len(func_info) % 8 or len(line_info) % 16:
+        raise ValueError("insns, func_info or line_info has a partial record")
+    code, lic = _buf(insns), ctypes.create_string_buffer(license.encode())
+    finfo, linfo = _buf(func_info), _buf(line_info)
+    size = log_size if log_level else 0
+    eagain_retries = 5
+    while True:
+        log = ctypes.create_string_buffer(size) if size else None
+        attr = _attr()
+        struct.pack_into(
+            "<IIQQ", attr, _PL_PROG_TYPE, prog_type, len(insns) // 8, _addr(code), _addr(lic)
+        )
+        struct.pack_into("<IIQ", attr, _PL_LOG, log_level if size else 0, size, _addr(log))
+        struct.pack_into("<II16s", attr, _PL_KERN_VERSION, kern_version, prog_flags,
+                         prog_name.encode()[:15])  # fmt: skip
+        struct.pack_into("<I", attr, _PL_EXPECTED_ATTACH_TYPE, expected_attach_type)
+        struct.pack_into(
+            _PL_BTF_FMT, attr, _PL_BTF, prog_btf_fd,
+            8 if func_info else 0, _addr(finfo) if func_info else 0, len(func_info) // 8,
+            16 if line_info else 0, _addr(linfo) if line_info else 0, len(line_info) // 16,
+            attach_btf_id,
+        )  # fmt: skip
+        try:
+            fd, err = _bpf(BpfCmd.PROG_LOAD, attr), 0
+        except OSError as e:
+            fd, err = -1, e.errno or 0
+            if err == _errno.EAGAIN and eagain_retries:
+                eagain_retries -= 1
+                continue
+        text = log.value.decode("utf-8", "replace") if log is not None else ""
+        (true_size,) = struct.unpack_from("<I", attr, _PL_LOG_TRUE_SIZE)
+        truncated = err == _errno.ENOSPC or true_size > size
+        if grow_log and log is not None and truncated and size < LOG_SIZE_MAX:
+            if fd >= 0:
+                os.close(fd)
+            size = min(max(true_size, 2 * size), LOG_SIZE_MAX)
+            continue
+        if fd >= 0:
+            return LoadedProg(fd), LoadResult(True, 0, text)
+        return None, LoadResult(False, err, text)

@@ -1,0 +1,18 @@
+# description: a bad access on a branch the verifier knows is dead
+# maps: [{"type": "array", "key_size": 4, "value_size": 48, "max_entries": 4}]
+# intent: accept
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+r6 = r0
+r0 = 5
+if r0 > 10 goto bad
+goto out
+bad:
+r1 = *(u8 *)(r6 + 100)
+out:
+r0 = 0
+exit

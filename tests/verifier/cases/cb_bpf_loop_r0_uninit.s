@@ -1,0 +1,13 @@
+# description: the callback does not set r0
+# prog_type: socket_filter
+# funcs: [{"linkage": "static"}, {"linkage": "static"}]
+# intent: reject
+r1 = 1
+ld_pseudo r2, 4, 6
+r3 = 0
+r4 = 0
+call bpf_loop
+r0 = 0
+exit
+cb:
+exit

@@ -1,0 +1,16 @@
+# description: the for_each callback reads past the value
+# prog_type: socket_filter
+# maps: [{"type": "array", "key_size": 4, "value_size": 8, "max_entries": 4}]
+# funcs: [{"linkage": "static"}, {"linkage": "static"}]
+# intent: reject
+ld_pseudo r1, 1, 0
+ld_pseudo r2, 4, 6
+r3 = 0
+r4 = 0
+call bpf_for_each_map_elem
+r0 = 0
+exit
+cb:
+r0 = *(u64 *)(r3 + 8)
+r0 = 0
+exit

@@ -1,0 +1,14 @@
+# description: passing a pointer to uninitialised stack to a global function
+# prog_type: socket_filter
+# funcs: [{"linkage": "global", "args": ["int"]}, {"linkage": "global", "args": ["ptr"]}]
+# intent: accept
+r1 = r10
+r1 += -8
+call f1
+exit
+f1:
+r0 = 0
+if r1 == 0 goto out
+r0 = *(u64 *)(r1 + 0)
+out:
+exit

@@ -1,0 +1,13 @@
+# description: bpf_perf_event_output with a hash map
+# prog_type: kprobe
+# maps: [{"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 16}]
+# intent: reject
+*(u64 *)(r10 - 8) = 0
+r4 = r10
+r4 += -8
+ld_pseudo r2, 1, 0
+r3 = 0xffffffff ll
+r5 = 8
+call bpf_perf_event_output
+r0 = 0
+exit

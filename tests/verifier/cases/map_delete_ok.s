@@ -1,0 +1,12 @@
+# description: bpf_map_delete_elem
+# prog_type: socket_filter
+# maps: [{"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 16}]
+# intent: accept
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+
+call bpf_map_delete_elem
+r0 = 0
+exit

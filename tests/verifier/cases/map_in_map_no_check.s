@@ -1,0 +1,16 @@
+# description: inner map pointer used without a NULL check
+# prog_type: socket_filter
+# maps: [{"type": "array_of_maps", "key_size": 4, "value_size": 4, "max_entries": 2, "inner": {"type": "array", "key_size": 4, "value_size": 8, "max_entries": 1}}]
+# intent: reject
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+
+call bpf_map_lookup_elem
+r1 = r0
+r2 = r10
+r2 += -4
+call bpf_map_lookup_elem
+r0 = 0
+exit

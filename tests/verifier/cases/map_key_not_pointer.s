@@ -1,0 +1,9 @@
+# description: the key argument is a scalar
+# prog_type: socket_filter
+# maps: [{"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 16}]
+# intent: reject
+r2 = 0
+ld_pseudo r1, 1, 0
+call bpf_map_lookup_elem
+r0 = 0
+exit

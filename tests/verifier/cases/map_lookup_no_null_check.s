@@ -1,0 +1,13 @@
+# description: lookup result dereferenced without a NULL check
+# prog_type: socket_filter
+# maps: [{"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 16}]
+# intent: reject
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+
+call bpf_map_lookup_elem
+r0 = *(u64 *)(r0 + 0)
+r0 = 0
+exit

@@ -1,0 +1,7 @@
+# description: arithmetic on a map pointer
+# maps: [{"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 16}]
+# intent: reject
+ld_pseudo r1, 1, 0
+r1 += 8
+r0 = 0
+exit

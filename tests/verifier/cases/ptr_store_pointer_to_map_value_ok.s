@@ -1,0 +1,13 @@
+# description: storing a stack pointer into a map value (privileged: allowed)
+# maps: [{"type": "array", "key_size": 4, "value_size": 48, "max_entries": 4}]
+# intent: accept
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+*(u64 *)(r0 + 0) = r10
+out:
+r0 = 0
+exit

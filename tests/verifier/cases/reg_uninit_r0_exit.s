@@ -1,0 +1,4 @@
+# description: exit without setting r0
+# prog_type: socket_filter
+# intent: reject
+exit

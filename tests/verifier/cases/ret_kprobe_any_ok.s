@@ -1,0 +1,5 @@
+# description: kprobe return values are free
+# prog_type: kprobe
+# intent: accept
+r0 = -5
+exit

@@ -1,0 +1,20 @@
+# description: the record is submitted twice
+# prog_type: socket_filter
+# maps: [{"type": "ringbuf", "key_size": 0, "value_size": 0, "max_entries": 4096}]
+# intent: reject
+ld_pseudo r1, 1, 0
+r2 = 16
+r3 = 0
+call bpf_ringbuf_reserve
+
+if r0 == 0 goto out
+r6 = r0
+r1 = r6
+r2 = 0
+call bpf_ringbuf_submit
+r1 = r6
+r2 = 0
+call bpf_ringbuf_discard
+out:
+r0 = 0
+exit

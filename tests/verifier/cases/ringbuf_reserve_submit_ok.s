@@ -1,0 +1,17 @@
+# description: reserve, NULL check, write, submit
+# prog_type: socket_filter
+# maps: [{"type": "ringbuf", "key_size": 0, "value_size": 0, "max_entries": 4096}]
+# intent: accept
+ld_pseudo r1, 1, 0
+r2 = 16
+r3 = 0
+call bpf_ringbuf_reserve
+
+if r0 == 0 goto out
+*(u64 *)(r0 + 8) = 1
+r1 = r0
+r2 = 0
+call bpf_ringbuf_submit
+out:
+r0 = 0
+exit

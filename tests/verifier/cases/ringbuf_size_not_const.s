@@ -1,0 +1,17 @@
+# description: reserve size must be a known constant
+# prog_type: socket_filter
+# maps: [{"type": "ringbuf", "key_size": 0, "value_size": 0, "max_entries": 4096}]
+# intent: reject
+call bpf_get_prandom_u32
+r2 = r0
+r2 &= 63
+ld_pseudo r1, 1, 0
+r3 = 0
+call bpf_ringbuf_reserve
+if r0 == 0 goto out
+r1 = r0
+r2 = 0
+call bpf_ringbuf_discard
+out:
+r0 = 0
+exit
