@@ -183,10 +183,9 @@ class _Loader:
 
     def _collect_maps(self) -> None:
         obj = self.obj
-        for legacy in obj.sections:  # "maps", or old loaders' "maps/NAME"
-            if legacy.name == "maps" or legacy.name.startswith("maps/"):
-                for offset, spec in legacy_maps(obj, legacy):
-                    self.map_syms[(legacy.index, offset)] = self._add_map(spec)
+        legacy = [s for s in obj.sections if s.name == "maps" or s.name.startswith("maps/")]
+        for sec, offset, spec in legacy_maps(obj, legacy):  # "maps", or old "maps/NAME"
+            self.map_syms[(sec.index, offset)] = self._add_map(spec)
         btf_maps = obj.section(".maps")
         if btf_maps is not None:
             if self.btf is None:

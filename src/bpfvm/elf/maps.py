@@ -2,9 +2,10 @@
 
 Legacy definitions are ``struct bpf_map_def`` records (type, key_size, value_size,
 max_entries, map_flags: 20 bytes), one per symbol of the ``maps`` section, each
-``section size / symbol count`` bytes long as libbpf's old loader assumed. iproute2's larger
-``struct bpf_elf_map`` (28 or 36 bytes) adds id, pinning, inner_id and inner_idx; the
-template of a map-in-map is the map whose ``inner_idx`` it names.
+``section size / symbol count`` bytes long as libbpf's old loader assumed. The kernel
+samples' 28-byte form adds inner_map_idx and numa_node; iproute2's ``struct bpf_elf_map``
+(28 or 36 bytes) adds id, pinning, inner_id and inner_idx. The template of a map-in-map is
+the map its inner index names.
 
 Global data (``.data``, ``.rodata``, ``.bss`` and their ``.data.*``/``.rodata.*``/``.bss.*``
 variants) becomes one single-element array map per section, named after the section, whose
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import struct
 
-from bpfvm.elf.objfile import ObjectFile, Section
+from bpfvm.elf.objfile import ObjectFile, Section, Symbol
 from bpfvm.errors import InputError
 from bpfvm.program.model import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapSpec
 from bpfvm.program.uapi import MapType
@@ -32,38 +33,48 @@ def map_type(value: int, name: str) -> MapType:
         raise InputError(f"map '{name}': unknown map type {value}") from None
 
 
-def legacy_maps(obj: ObjectFile, sec: Section) -> list[tuple[int, MapSpec]]:
-    """(symbol offset, spec) of each definition in the legacy ``maps`` section."""
+def _definitions(obj: ObjectFile, sec: Section) -> list[tuple[Symbol, tuple[int, ...]]]:
     syms = sorted(obj.symbols_in(sec.index), key=lambda s: s.value)
     if not syms:
         return []
     size = len(sec.data) // len(syms)
     if size < BPF_MAP_DEF_SIZE:
         raise InputError(
-            f"{obj.source}: maps section: {len(syms)} definitions of {size} bytes, "
+            f"{obj.source}: {sec.name} section: {len(syms)} definitions of {size} bytes, "
             f"less than struct bpf_map_def ({BPF_MAP_DEF_SIZE})"
         )
-    raw = []
+    out = []
     for sym in syms:
         if sym.value % 4 or sym.value + size > len(sec.data):
-            raise InputError(f"{obj.source}: map '{sym.name}' lies outside the maps section")
-        fields = struct.unpack_from(f"<{size // 4}I", sec.data, sym.value)
-        raw.append((sym, fields))
+            raise InputError(f"{obj.source}: map '{sym.name}' lies outside section {sec.name}")
+        out.append((sym, struct.unpack_from(f"<{size // 4}I", sec.data, sym.value)))
+    return out
+
+
+def legacy_maps(obj: ObjectFile, sections: list[Section]) -> list[tuple[Section, int, MapSpec]]:
+    """(section, symbol offset, spec) of each definition in the legacy map sections.
+
+    An inner map index counts the definitions of all these sections in order (PREVAIL's
+    objects put each map in its own ``maps/NAME`` section)."""
+    raw = [(sec, sym, fields) for sec in sections for sym, fields in _definitions(obj, sec)]
     out = []
-    for sym, fields in raw:
+    for sec, sym, fields in raw:
         mtype, key_size, value_size, max_entries, flags = fields[:5]
         inner = None
-        if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) and len(fields) >= 9:
-            inner_idx = fields[8]
+        # the inner map's index: field 5 of the kernel samples' 28-byte bpf_map_def
+        # (inner_map_idx, numa_node), field 8 of iproute2's 36-byte bpf_elf_map
+        where = 8 if len(fields) >= 9 else 5
+        if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) and len(fields) > where:
+            inner_idx = fields[where]
             if inner_idx >= len(raw):
                 raise InputError(f"map '{sym.name}': inner map index {inner_idx} out of range")
-            isym, ifields = raw[inner_idx]
+            _, isym, ifields = raw[inner_idx]
             inner = MapSpec(isym.name, map_type(ifields[0], isym.name), *ifields[1:5])
         spec = MapSpec(
             sym.name, map_type(mtype, sym.name), key_size, value_size, max_entries, flags,
             inner=inner, section=sec.name,
         )  # fmt: skip
-        out.append((sym.value, spec))
+        out.append((sec, sym.value, spec))
     return out
 
 
