@@ -69,7 +69,8 @@ def legacy_maps(obj: ObjectFile, sections: list[Section]) -> list[tuple[Section,
             if inner_idx >= len(raw):
                 raise InputError(f"map '{sym.name}': inner map index {inner_idx} out of range")
             _, isym, ifields = raw[inner_idx]
-            inner = MapSpec(isym.name, map_type(ifields[0], isym.name), *ifields[1:5])
+            itype, ikey, ivalue, imax, iflags = ifields[:5]
+            inner = MapSpec(isym.name, map_type(itype, isym.name), ikey, ivalue, imax, iflags)
         spec = MapSpec(
             sym.name, map_type(mtype, sym.name), key_size, value_size, max_entries, flags,
             inner=inner, section=sec.name,
