@@ -29,9 +29,11 @@ def case_bytes(spec: str | None) -> bytes | None:
     return (EXAMPLES / spec).read_bytes()
 
 
-def run_case(case: dict[str, Any], ncpus: int = PINNED_NCPUS) -> dict[str, Any]:
+def run_case(
+    case: dict[str, Any], ncpus: int = PINNED_NCPUS, engine: str = "interp"
+) -> dict[str, Any]:
     path = EXAMPLES / case["object"]
-    loaded = LoadedObject(load_object(path.read_bytes(), str(path)), ncpus=ncpus)
+    loaded = LoadedObject(load_object(path.read_bytes(), str(path)), ncpus=ncpus, engine=engine)
     for text in case["map_set"]:
         apply_map_set(loaded, text)
     data = case_bytes(case["data"])

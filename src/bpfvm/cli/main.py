@@ -14,8 +14,16 @@ import sys
 from collections.abc import Sequence
 
 from bpfvm.asm.disasm import listing
-from bpfvm.cli.inputs import is_elf_file, load_programs, parse_hex, programs_from_bytes
+from bpfvm.cli.inputs import (
+    is_elf_file,
+    load_programs,
+    parse_hex,
+    programs_from_bytes,
+    read_file,
+)
 from bpfvm.cli.test_run import add_test_run_arguments, test_run_command
+from bpfvm.cli.verify import add_verify_parser
+from bpfvm.cli.xlated import add_xlated_parser
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.isa.codec import decode, encode
 from bpfvm.vm.interp import InterpOptions, run_program
@@ -52,12 +60,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p in progs)
         raise InputError(f"the object has {len(progs)} programs ({names}): choose one with --prog")
     mem = parse_hex(args.mem, "--mem") if args.mem else b""
-    options = InterpOptions(max_insns=args.max_insns)
-    result = run_program(progs[0].insns, mem, options=options)
-    if args.json:
-        print(json.dumps({"retval": result.retval, "insns_executed": result.insns_executed}))
+    if args.engine == "jit":
+        from bpfvm.vm.jit.engine import JitOptions, jit_run_program
+
+        jitted = jit_run_program(progs[0].insns, mem, options=JitOptions(max_loops=args.max_insns))
+        retval, executed = jitted.retval, jitted.insns_executed  # 0: the JIT does not count
     else:
-        print(f"{result.retval:#x}")
+        result = run_program(progs[0].insns, mem, options=InterpOptions(max_insns=args.max_insns))
+        retval, executed = result.retval, result.insns_executed
+    if args.json:
+        print(json.dumps({"retval": retval, "insns_executed": executed}))
+    else:
+        print(f"{retval:#x}")
     return 0
 
 
@@ -70,7 +84,39 @@ def _cmd_conformance_plugin(args: argparse.Namespace) -> int:
     else:
         insns = decode(data)
     mem = parse_hex(args.memory, "memory") if args.memory else b""
-    print(f"{run_program(insns, mem).retval:x}")
+    if args.jit:
+        from bpfvm.vm.jit.engine import jit_run_program
+
+        print(f"{jit_run_program(insns, mem).retval:x}")
+    else:
+        print(f"{run_program(insns, mem).retval:x}")
+    return 0
+
+
+def _cmd_jited(args: argparse.Namespace) -> int:
+    """Native code of a program, like ``bpftool prog dump jited``."""
+    from bpfvm.vm.jit.engine import JitEngine
+
+    if args.file and is_elf_file(args.file) and args.hex is None:
+        from bpfvm.elf.loader import load_object
+        from bpfvm.hooks.test_run import LoadedObject
+
+        obj = load_object(read_file(args.file), args.file)
+        loaded = LoadedObject(obj, engine="jit")
+        names = [p.name for p in obj.programs] if args.prog is None else [args.prog]
+        for name in names:
+            loaded.program(name)
+        assert isinstance(loaded.vm, JitEngine)
+        for i, name in enumerate(names):
+            entry = [p.name for p in obj.programs].index(name)
+            text = loaded.vm.ir if args.ir else loaded.vm.assembly(entry)
+            print(("\n" if i else "") + f"{name}:\n{text}")
+        return 0
+    progs = load_programs(args.file, args.hex, args.prog)
+    for i, prog in enumerate(progs):
+        engine = JitEngine(prog.insns)
+        text = engine.ir if args.ir else engine.assembly(0)
+        print(("\n" if i else "") + f"{prog.name}:\n{text}")
     return 0
 
 
@@ -94,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_disasm)
 
+    add_xlated_parser(sub)
+
     p = sub.add_parser(
         "run",
         help="run a program: an ELF object's program as BPF_PROG_TEST_RUN does, or raw code "
@@ -104,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prog", help="the program to run, in an ELF object")
     p.add_argument("--mem", help="raw programs: memory passed in r1 (length in r2), as hex")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument(
+        "--engine", choices=("interp", "jit"), default="interp",
+        help="run on the interpreter (default) or the LLVM JIT",
+    )  # fmt: skip
     add_test_run_arguments(p)
     p.add_argument(
         "--max-insns",
@@ -118,7 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("memory", nargs="?", default="")
     p.add_argument("--elf", action="store_true", help="stdin is an ELF object")
+    p.add_argument("--jit", action="store_true", help="run on the LLVM JIT")
     p.set_defaults(func=_cmd_conformance_plugin)
+
+    p = sub.add_parser("jited", help="print a program's native code (bpftool prog dump jited)")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--hex", help="the program as hex bytes")
+    p.add_argument("--prog", help="only this program of an ELF object")
+    p.add_argument("--ir", action="store_true", help="print the optimised LLVM IR instead")
+    p.set_defaults(func=_cmd_jited)
+
+    add_verify_parser(sub)
     return parser
 
 

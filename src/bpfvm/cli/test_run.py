@@ -102,7 +102,19 @@ def test_run_command(args: argparse.Namespace) -> int:
         args.prog = obj.programs[0].name
     if args.ncpus < 1:
         raise InputError("--ncpus must be at least 1")
-    loaded = LoadedObject(obj, ncpus=args.ncpus, options=InterpOptions(max_insns=args.max_insns))
+    engine = getattr(args, "engine", "interp")
+    jit_options = None
+    if engine == "jit":
+        from bpfvm.vm.jit.layout import JitOptions
+
+        jit_options = JitOptions(max_loops=args.max_insns)
+    loaded = LoadedObject(
+        obj,
+        ncpus=args.ncpus,
+        options=InterpOptions(max_insns=args.max_insns),
+        engine=engine,
+        jit_options=jit_options,
+    )
     loaded.program(args.prog)
     for text in args.map_set:
         apply_map_set(loaded, text)

@@ -36,16 +36,23 @@ def build_packet_context(
     *,
     ctx_out: bool = False,
     devices: tuple[NetDevice, ...] = (LOOPBACK,),
+    runtime_ctx: bool = False,
 ) -> PacketContext:
     """The context of a test run of a ``prog_type`` program on ``data_in``.
 
     ``ctx_in`` is the user's context (None: not passed); ``ctx_out`` says whether the user
     passed a ctx_out buffer, which matters because the kernel builds a zeroed context then.
-    ``devices`` are the network devices an ifindex in ``ctx_in`` may name.
+    ``devices`` are the network devices an ifindex in ``ctx_in`` may name. ``runtime_ctx``
+    builds bpfvm's runtime context structure (:mod:`bpfvm.runtime.ctx_runtime`), which
+    fixed-up programs expect, instead of the bare UAPI struct.
     """
     if prog_type == ProgType.XDP:
-        return build_xdp_context(data_in, ctx_in, ctx_out=ctx_out, devices=devices)
+        return build_xdp_context(
+            data_in, ctx_in, ctx_out=ctx_out, devices=devices, runtime_ctx=runtime_ctx
+        )
     if prog_type in SKB_PROG_TYPES:
         kind = ProgType(prog_type)
-        return build_skb_context(kind, data_in, ctx_in, ctx_out=ctx_out, devices=devices)
+        return build_skb_context(
+            kind, data_in, ctx_in, ctx_out=ctx_out, devices=devices, runtime_ctx=runtime_ctx
+        )
     raise TestRunError(ENOTSUPP, f"no packet test run for program type {prog_type}")

@@ -29,6 +29,7 @@ from bpfvm.hooks.packet_ctx import (
     find_device,
 )
 from bpfvm.program.uapi import ProgType
+from bpfvm.runtime.ctx_runtime import RuntimeSkbPacket
 from bpfvm.runtime.packet import (
     ETH_HLEN,
     NET_IP_ALIGN,
@@ -80,8 +81,11 @@ def build_skb_context(
     *,
     ctx_out: bool = False,
     devices: tuple[NetDevice, ...] = (LOOPBACK,),
+    runtime_ctx: bool = False,
 ) -> PacketContext:
-    """The socket buffer and ``__sk_buff`` for ``data_in``; raises :class:`TestRunError`."""
+    """The socket buffer and ``__sk_buff`` for ``data_in``; raises :class:`TestRunError`.
+
+    ``runtime_ctx``: the context is bpfvm's ``bpfvm_sk_buff`` (for fixed-up programs)."""
     size = len(data_in)
     if size < ETH_HLEN or size > SKB_MAX_TEST_LEN:
         raise TestRunError(
@@ -96,7 +100,7 @@ def build_skb_context(
     family, local, remote = _socket_addresses(protocol, data_in[ETH_HLEN:])
     l2 = prog_type in L2_PROG_TYPES
     wire_len = _convert_ctx(ctx, size if l2 else size - ETH_HLEN)
-    packet = SkbPacket(data_in, l2)
+    packet = (RuntimeSkbPacket if runtime_ctx else SkbPacket)(data_in, l2)
     region = packet.ctx
     region.write(SKB_PKT_TYPE, struct.pack("<I", pkt_type))
     region.write(SKB_PROTOCOL, protocol.to_bytes(2, "big"))

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bpfvm.elf.loader import BpfObject, load_object
 from bpfvm.errors import BpfvmError, InputError
@@ -37,6 +37,12 @@ from bpfvm.runtime.helpers import HelperRegistry
 from bpfvm.runtime.maps import BpfMap, ProgArrayMap, create_map
 from bpfvm.runtime.memory import Region
 from bpfvm.vm.interp import InterpOptions, Interpreter
+from bpfvm.vm.jit.layout import JitOptions
+
+if TYPE_CHECKING:
+    from bpfvm.vm.jit.engine import JitEngine
+
+ENGINES = ("interp", "jit")
 
 MAX_CTX_SIZE = 0xFFFF  # U16_MAX, the syscall program's limit
 MAX_RAW_TP_ARGS = 12  # MAX_BPF_FUNC_ARGS
@@ -108,9 +114,13 @@ def _raw_context(prog: Program, data: bytes, ctx: bytes | None) -> RawContext:
     return RawContext(prog.prog_type, Region.from_bytes("ctx", ctx, writable=writable))
 
 
-def build_context(prog: Program, data: bytes, ctx: bytes | None) -> RunContext:
+def build_context(
+    prog: Program, data: bytes, ctx: bytes | None, runtime_ctx: bool = False
+) -> RunContext:
+    """``runtime_ctx``: packet programs get bpfvm's runtime context structure (fixed-up
+    programs, :mod:`bpfvm.runtime.ctx_runtime`) instead of the UAPI struct."""
     if prog.prog_type in PACKET_PROG_TYPES:
-        return build_packet_context(prog.prog_type, data, ctx)
+        return build_packet_context(prog.prog_type, data, ctx, runtime_ctx=runtime_ctx)
     return _raw_context(prog, data, ctx)
 
 
@@ -133,6 +143,8 @@ def _create_maps(specs: Sequence[MapSpec], ncpus: int) -> list[BpfMap]:
 class LoadedObject:
     """An object's maps and programs, instantiated and ready to run."""
 
+    runtime_ctx = False  # packet contexts are the UAPI structs (programs not fixed up)
+
     def __init__(
         self,
         obj: BpfObject,
@@ -140,16 +152,32 @@ class LoadedObject:
         ncpus: int = 1,
         helpers: HelperRegistry | None = None,
         options: InterpOptions | None = None,
+        engine: str = "interp",
+        jit_options: JitOptions | None = None,
     ) -> None:
+        """``engine``: ``"interp"`` (the reference interpreter) or ``"jit"`` (native code
+        through LLVM, :mod:`bpfvm.vm.jit`; ``jit_options`` tune it)."""
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {engine!r} (choose interp or jit)")
+        self.engine = engine
         self.object = obj
         self.ncpus = ncpus
         self.map_list = _create_maps(obj.maps, ncpus)
         self.maps = {m.spec.name: m for m in self.map_list}
         self.programs = {p.name: p for p in obj.programs}
         self._entry = {p.name: i for i, p in enumerate(obj.programs)}
-        self.vm = Interpreter.for_programs(
-            [p.insns for p in obj.programs], helpers, options, maps=self.map_list
-        )
+        self.vm: Interpreter | JitEngine
+        if engine == "jit":
+            from bpfvm.vm.jit.engine import JitEngine
+
+            self.vm = JitEngine.for_programs(
+                [p.insns for p in obj.programs], helpers, jit_options, maps=self.map_list,
+                names=[p.name for p in obj.programs],
+            )  # fmt: skip
+        else:
+            self.vm = Interpreter.for_programs(
+                [p.insns for p in obj.programs], helpers, options, maps=self.map_list
+            )
         self.vm.tail_call_target = self._tail_call_target
         for m in self.map_list:
             if isinstance(m, ProgArrayMap):
@@ -190,7 +218,7 @@ class LoadedObject:
             raise TestRunError(errno.EINVAL, "syscall programs can't be repeated")
         if not 0 <= cpu < self.ncpus:
             raise TestRunError(errno.ENXIO, f"cpu {cpu} is not one of the {self.ncpus} CPUs")
-        run_ctx = build_context(prog, data, ctx)
+        run_ctx = build_context(prog, data, ctx, self.runtime_ctx)
         vm = self.vm
         vm.call.cpu = cpu
         vm.call.packet = run_ctx.packet_state
@@ -198,22 +226,68 @@ class LoadedObject:
         runs = max(repeat, 1)
         try:
             start = time.perf_counter_ns()
-            for _ in range(runs):
-                result = vm.run(run_ctx.args, run_ctx.regions, run_ctx.packet, self._entry[name])
+            if isinstance(vm, Interpreter):
+                for _ in range(runs):
+                    result = vm.run(
+                        run_ctx.args, run_ctx.regions, run_ctx.packet, self._entry[name]
+                    )
+                raw = result.retval
+            else:  # the JIT loops in native code
+                entry = self._entry[name]
+                raw = vm.run(
+                    run_ctx.args, run_ctx.regions, run_ctx.packet, entry, repeat=runs
+                ).retval
             elapsed = time.perf_counter_ns() - start
             data_out, ctx_out = run_ctx.finish()
         finally:
             run_ctx.close()
             vm.call.packet = None
-        retval = result.retval & 0xFFFFFFFF  # attr.test.retval is a __u32
+        retval = raw & 0xFFFFFFFF  # attr.test.retval is a __u32
         return TestRunResult(retval, data_out, ctx_out, elapsed / runs, vm.call.trace)
 
+    def test_run_batch(
+        self, name: str, packets: Sequence[bytes], ctx: bytes | None = None, *, cpu: int = 0
+    ) -> list[TestRunResult]:
+        """Run program ``name`` once per packet (same ``ctx_in``); on the JIT, all of them in
+        one native call. ``duration_ns`` is the mean over the batch."""
+        prog = self.program(name)
+        if not 0 <= cpu < self.ncpus:
+            raise TestRunError(errno.ENXIO, f"cpu {cpu} is not one of the {self.ncpus} CPUs")
+        contexts = [build_context(prog, data, ctx, self.runtime_ctx) for data in packets]
+        vm, entry = self.vm, self._entry[name]
+        vm.call.cpu = cpu
+        vm.call.trace = []
+        try:
+            start = time.perf_counter_ns()
+            if isinstance(vm, Interpreter):
+                retvals = []
+                for c in contexts:
+                    vm.call.packet = c.packet_state
+                    retvals.append(vm.run(c.args, c.regions, c.packet, entry).retval)
+            else:
+                from bpfvm.vm.jit.engine import BatchItem
 
-def load(path: str, *, ncpus: int = 1, helpers: HelperRegistry | None = None) -> LoadedObject:
+                items = [BatchItem(c.args, c.regions, c.packet, c.packet_state) for c in contexts]
+                retvals = [r.retval for r in vm.run_batch(items, entry)]
+            elapsed = (time.perf_counter_ns() - start) / max(len(contexts), 1)
+            outs = [c.finish() for c in contexts]
+        finally:
+            for c in contexts:
+                c.close()
+            vm.call.packet = None
+        return [
+            TestRunResult(r & 0xFFFFFFFF, d, x, elapsed, vm.call.trace)
+            for r, (d, x) in zip(retvals, outs, strict=True)
+        ]
+
+
+def load(
+    path: str, *, ncpus: int = 1, helpers: HelperRegistry | None = None, engine: str = "interp"
+) -> LoadedObject:
     """Open an ELF object file and create its maps: what ``bpf_object__open_file`` and
     ``bpf_object__load`` give a libbpf user (without verification, for now)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    return LoadedObject(load_object(data, path), ncpus=ncpus, helpers=helpers)
+    return LoadedObject(load_object(data, path), ncpus=ncpus, helpers=helpers, engine=engine)

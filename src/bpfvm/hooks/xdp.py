@@ -26,6 +26,7 @@ from bpfvm.hooks.packet_ctx import (
     find_device,
 )
 from bpfvm.program.uapi import ProgType
+from bpfvm.runtime.ctx_runtime import RuntimeXdpPacket
 from bpfvm.runtime.packet import (
     ETH_HLEN,
     MAX_SKB_FRAGS,
@@ -45,8 +46,11 @@ def build_xdp_context(
     *,
     ctx_out: bool = False,
     devices: tuple[NetDevice, ...] = (LOOPBACK,),
+    runtime_ctx: bool = False,
 ) -> PacketContext:
-    """The XDP buffer and ``xdp_md`` for ``data_in``; raises :class:`TestRunError`."""
+    """The XDP buffer and ``xdp_md`` for ``data_in``; raises :class:`TestRunError`.
+
+    ``runtime_ctx``: the context is bpfvm's ``bpfvm_xdp_buff`` (for fixed-up programs)."""
     size = len(data_in)
     md = ctx_init(ctx_in, XDP_MD_SIZE, ctx_out)
     headroom, meta, linear = XDP_PACKET_HEADROOM, 0, size
@@ -62,7 +66,8 @@ def build_xdp_context(
     frags = [data_in[off : off + PAGE_SIZE] for off in range(linear, size, PAGE_SIZE)]
     if len(frags) > MAX_SKB_FRAGS:
         raise TestRunError(errno.ENOMEM, f"{size} bytes need more than {MAX_SKB_FRAGS} frags")
-    packet = XdpPacket(data_in[:linear], meta, frags, ingress, queue)
+    cls = RuntimeXdpPacket if runtime_ctx else XdpPacket
+    packet = cls(data_in[:linear], meta, frags, ingress, queue)
     return PacketContext(ProgType.XDP, packet, md)
 
 

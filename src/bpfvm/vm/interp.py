@@ -55,6 +55,8 @@ CALLBACK_RETURN = -2  # return pc of the frame a callback runs in
 CALLBACK_BASE = 0xCA11_0000_0000_0000  # a non-canonical address: never a real pointer
 MAX_TAIL_CALL_CNT = 33
 BPF_FUNC_TAIL_CALL = 12
+JMP_CALL_ARGS = 0xE5  # internal opcodes of fixed-up programs (bpf_patch_call_args)
+JMP_TAIL_CALL = 0xF5
 Handler = Callable[[list[int]], int]
 
 MAX_BPF_STACK = 512
@@ -83,6 +85,7 @@ class _Frame:
     saved: list[int]  # r6..r10 of the caller
     stack: Region
     may_goto: int
+    callee_stack: Region | None = None  # a CALL_ARGS frame's own bucket-sized stack
 
 
 class Interpreter:
@@ -94,8 +97,10 @@ class Interpreter:
         helpers: HelperRegistry | None = None,
         options: InterpOptions | None = None,
         maps: Sequence[Any] = (),
+        call_table: Sequence[int] | None = None,
     ) -> None:
         self._programs = [list(insns)]
+        self._call_tables: list[Sequence[int] | None] = [call_table]
         self._init(helpers, options, maps)
 
     @classmethod
@@ -105,10 +110,17 @@ class Interpreter:
         helpers: HelperRegistry | None = None,
         options: InterpOptions | None = None,
         maps: Sequence[Any] = (),
+        call_tables: Sequence[Sequence[int] | None] | None = None,
     ) -> Interpreter:
-        """One interpreter for several programs sharing maps; ``run(entry=i)`` runs the i-th."""
+        """One interpreter for several programs sharing maps; ``run(entry=i)`` runs the i-th.
+
+        ``call_tables[i]`` not None marks program i as fixed up (xlated, ``bpfvm.fixups``):
+        its helper calls index that table of helper ids, ``JMP|CALL_ARGS`` (0xe5) is a
+        bpf-to-bpf call with a 32-bit offset and a stack bucket, ``JMP|TAIL_CALL`` (0xf5) the
+        tail call."""
         vm = cls.__new__(cls)
         vm._programs = [list(p) for p in programs]
+        vm._call_tables = list(call_tables or [None] * len(vm._programs))
         vm._init(helpers, options, maps)
         return vm
 
@@ -129,6 +141,8 @@ class Interpreter:
             Region(f"stack[{i}]", self.options.stack_size)
             for i in range(self.options.max_call_frames)
         ]
+        self._bucket_stacks: dict[tuple[int, int], Region] = {}
+        self._call_table: Sequence[int] | None = None
         self._frames: list[_Frame] = []
         self._may_goto = BPF_MAX_LOOPS
         self.packet: Region | None = None
@@ -160,7 +174,7 @@ class Interpreter:
         self._may_goto = BPF_MAX_LOOPS
         self._tail_calls = 0
         stack = self._enter_stack(0)
-        regs = [0] * (MAX_BPF_REG + 1)
+        regs = [0] * (MAX_BPF_REG + 2)  # r0..r11 and BPF_REG_AX (r12) of fixed-up code
         for i, value in enumerate(args[:5]):
             regs[1 + i] = value & M64
         regs[REG_FP] = stack.end
@@ -184,7 +198,8 @@ class Interpreter:
 
     def _compile(self) -> list[Handler]:
         handlers: list[Handler] = []
-        for insns in self._programs:
+        for insns, table in zip(self._programs, self._call_tables, strict=True):
+            self._call_table = table
             base = len(handlers)
             self.entries.append(base)
             nslots = sum(i.width for i in insns)
@@ -196,6 +211,9 @@ class Interpreter:
             handlers.append(_fault_handler(end, "fell off the end of the program"))
             for pc, insn in zip(slot_pcs(insns), insns, strict=True):
                 spec = insn.spec
+                if table is not None and insn.code in (JMP_CALL_ARGS, JMP_TAIL_CALL):
+                    handlers[base + pc] = self._compile_internal(base + pc, insn, base, end)
+                    continue
                 if spec is None:
                     handlers[base + pc] = _fault_handler(pc, f"unknown opcode {insn.code:02x}")
                     continue
@@ -219,6 +237,21 @@ class Interpreter:
             return _fault_handler(pc, "stack args are not supported in non-JITed programs")
         return _COMPILERS[kind](self, pc, insn, spec)
 
+    def _compile_internal(self, pc: int, insn: Insn, base: int, end: int) -> Handler:
+        """The fixup stage's own instructions (``include/linux/filter.h``)."""
+        if insn.code == JMP_TAIL_CALL:
+            tail_call = self._tail_call
+            return lambda r: tail_call(pc, r)
+        # JMP | CALL_ARGS (bpf_patch_call_args): imm is the 32-bit relative target, off the
+        # interpreter variant, i.e. a frame of (off + 1) * 32 bytes of stack.
+        target = pc + 1 + insn.imm
+        if not base <= target < end:
+            return _fault_handler(pc - base, "call to invalid destination")
+        if not 0 <= insn.off < self.options.stack_size // 32:
+            return _fault_handler(pc - base, f"no interpreter for stack bucket {insn.off}")
+        size, call_local = (insn.off + 1) * 32, self._call_local
+        return lambda r: call_local(pc, target, r, stack_size=size)
+
     # -- calls -------------------------------------------------------------------------
 
     def _call_helper(self, pc: int, helper_id: int, r: list[int]) -> None:
@@ -228,14 +261,27 @@ class Interpreter:
         self.call.pc = pc
         r[0] = fn(self.call, r[1], r[2], r[3], r[4], r[5]) & M64
 
-    def _call_local(self, pc: int, target: int, r: list[int], return_pc: int = -3) -> int:
+    def _call_local(
+        self, pc: int, target: int, r: list[int], return_pc: int = -3, stack_size: int = 0
+    ) -> int:
         depth = len(self._frames) + 1
         if depth >= self.options.max_call_frames:
             raise VmFault(pc, f"the call stack of {depth + 1} frames is too deep")
         ret = pc + 1 if return_pc == -3 else return_pc
-        self._frames.append(_Frame(ret, r[6:11], self._stacks[depth - 1], self._may_goto))
+        frame = _Frame(ret, r[6:11], self._stacks[depth - 1], self._may_goto)
+        self._frames.append(frame)
         self._may_goto = BPF_MAX_LOOPS
-        r[REG_FP] = self._enter_stack(depth).end
+        if stack_size and stack_size != self.options.stack_size:
+            key = (depth, stack_size)
+            stack = self._bucket_stacks.get(key)
+            if stack is None:
+                stack = self._bucket_stacks[key] = Region(f"stack[{depth}]", stack_size)
+            ctypes.memset(stack.addr, 0, stack.size)
+            self.mem.map(stack)
+            frame.callee_stack = stack
+        else:
+            stack = self._enter_stack(depth)
+        r[REG_FP] = stack.end
         return target
 
     def invoke(self, func: int, args: Sequence[int]) -> int:
@@ -245,7 +291,7 @@ class Interpreter:
         pc = self.call.pc
         if not 0 <= slot < len(self._handlers):
             raise VmFault(pc, f"invalid callback address {func:#x}")
-        regs = [0] * (MAX_BPF_REG + 1)
+        regs = [0] * (MAX_BPF_REG + 2)
         for i, value in enumerate(args[:5]):
             regs[1 + i] = value & M64
         target = self._call_local(pc, slot, regs, CALLBACK_RETURN)
@@ -271,7 +317,7 @@ class Interpreter:
         if not self._frames:
             return EXIT
         frame = self._frames.pop()
-        self.mem.unmap(self._stacks[len(self._frames) + 1])
+        self.mem.unmap(frame.callee_stack or self._stacks[len(self._frames) + 1])
         r[6:11] = frame.saved
         self._may_goto = frame.may_goto
         return frame.return_pc
@@ -429,7 +475,12 @@ def _c_call(vm: Interpreter, pc: int, insn: Insn, spec: OpSpec) -> Handler:
     if insn.src == CallSrc.KFUNC_CALL:
         return _fault_handler(pc, "kernel function calls (kfuncs) need the JIT")
     helper_id, call_helper = insn.imm, vm._call_helper
-    if helper_id == BPF_FUNC_TAIL_CALL:  # the interpreter's own job, as BPF_TAIL_CALL is
+    table = vm._call_table
+    if table is not None:  # fixed up: imm indexes the program's runtime call table
+        if not 0 <= helper_id < len(table):
+            return _fault_handler(pc, f"call to runtime function #{helper_id} of {len(table)}")
+        helper_id = table[helper_id]
+    elif helper_id == BPF_FUNC_TAIL_CALL:  # the interpreter's own job, as BPF_TAIL_CALL is
         tail_call = vm._tail_call
         return lambda r: tail_call(pc, r)
 
