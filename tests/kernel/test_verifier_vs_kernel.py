@@ -19,6 +19,7 @@ import pytest
 from bpfvm.elf.loader import load_object
 from bpfvm.isa.codec import encode
 from bpfvm.isa.insn import Insn
+from bpfvm.kernel.loader import error_line
 from bpfvm.kernel.syscall import map_create, prog_load
 from bpfvm.program.uapi import ProgType
 from bpfvm.verifier import verify
@@ -56,7 +57,8 @@ def test_case_vs_kernel(kernel: None, case: Case) -> None:
         for fd in fds:
             os.close(fd)
     ours = verify(prog, log_level=2)
-    kernel_view = (res.accepted, res.error_line or None, _processed(res.log))
+    kernel_view = (res.accepted, (error_line(res.log) or None) if not res.accepted else None,
+                   _processed(res.log))  # fmt: skip
     assert kernel_view == (case.accepted, case.error, case.processed), "stale case table"
     assert (ours.accepted, ours.error, ours.processed_insns) == kernel_view
     assert _norm(ours.log) == _norm(res.log)
@@ -102,7 +104,13 @@ def test_example_vs_kernel(kernel: None, path: Path) -> None:
     pytest.importorskip("tests.kernel.libbpf_oracle")
     loaded, logs = _libbpf_logs(path)
     obj = load_object(path.read_bytes(), str(path))
+    compared = 0
     for prog in obj.programs:
+        if _processed(logs[prog.name]) < 0:
+            continue  # libbpf gave up before the kernel's verifier ran (CO-RE, environment)
         ours = verify(prog)
+        compared += 1
         assert ours.accepted == loaded[prog.name], prog.name
         assert ours.processed_insns == _processed(logs[prog.name]), prog.name
+    if not compared:
+        pytest.skip(f"libbpf could not load {path.name} here")

@@ -69,7 +69,7 @@ def verify(
     except VerifierReject as exc:
         error = exc.diagnostic
         errno = exc.errno
-        log.write(exc.diagnostic + "\n")
+        log.write(exc.diagnostic + "\n" + exc.trailer)
         result_env = getattr(exc, "env", None)
     from bpfvm.verifier.main import last_env
 

@@ -20,6 +20,18 @@ SPECIAL_STRUCTS = {
 }
 
 
+def value_fields(btf: Any, value_type_id: int) -> list[tuple[int, int, str]]:
+    """(offset, size, name) of each special field in a map value of BTF type
+    ``value_type_id``."""
+    fields: list[tuple[int, int, str]] = []
+    if btf is not None and value_type_id:
+        try:
+            _walk(btf, value_type_id, 0, fields, 0)
+        except (KeyError, IndexError, TypeError, ValueError):
+            return []
+    return fields
+
+
 def map_special_fields(env: Env, map_idx: int) -> list[tuple[int, int, str]]:
     """(offset, size, name) of each special field in map ``map_idx``'s value."""
     cache: dict[int, list[tuple[int, int, str]]] = env.field_cache

@@ -39,7 +39,7 @@ from bpfvm.verifier.env import (
     mark_reg_not_init,
     mark_reg_unknown,
 )
-from bpfvm.verifier.errors import EACCES, EINVAL, ENOTSUPP, reject
+from bpfvm.verifier.errors import EACCES, EFAULT, EINVAL, ENOTSUPP, reject
 from bpfvm.verifier.log import reg_type_str
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.refs import acquire_reference, process_spin_lock, release_reference
@@ -225,6 +225,9 @@ def _special_cases(env: Env, insn: Insn, meta: CallMeta) -> None:
     fid = meta.func_id
     if fid == F["tail_call"]:
         check_resource_leak(env, False, True, "tail_call")
+        if any(f.in_callback_fn for f in env.cur.frame):
+            # 6.18 rejects this through a backtracking bug report; bpfvm rejects it outright
+            raise reject("verifier bug: callback unexpected regs 1", EFAULT)
     elif fid == F["get_local_storage"]:
         r2 = regs[2]
         if not (r2.type == SCALAR_VALUE and r2.is_const and r2.const_value == 0):

@@ -8,12 +8,20 @@ has smin=... smax=... should have been in [lo, hi]``).
 
 from __future__ import annotations
 
+from bpfvm.program.uapi import ProgType
 from bpfvm.verifier.env import SRC_OP, Env, check_reg_arg
 from bpfvm.verifier.errors import EINVAL, reject
 from bpfvm.verifier.log import reg_type_str
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar import S64_MAX, S64_MIN
 from bpfvm.verifier.state import REF_TYPE_PTR, SCALAR_VALUE
+
+_UNMODELLED_RANGES = {
+    int(ProgType.CGROUP_DEVICE): (0, 1),
+    int(ProgType.CGROUP_SYSCTL): (0, 1),
+    int(ProgType.CGROUP_SOCKOPT): (0, 1),
+    int(ProgType.NETFILTER): (0, 1),
+}
 
 
 def check_reference_leak(env: Env, exception_exit: bool) -> bool:
@@ -58,7 +66,10 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
         return
     else:
         spec = env.spec
-        rng = spec.return_range(env.penv.expected_attach_type) if spec is not None else None
+        if spec is not None:
+            rng = spec.return_range(env.penv.expected_attach_type)
+        else:
+            rng = _UNMODELLED_RANGES.get(env.prog_type)
         if rng is None:
             return
     if reg.type != SCALAR_VALUE:

@@ -109,7 +109,7 @@ class Env:
     field_cache: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
     scc_visits: dict[tuple[int, ...], Any] = field(default_factory=dict)
     num_backedges: int = 0
-    free_list: list[StateListEntry] = field(default_factory=list)
+    free_states: dict[int, StateListEntry] = field(default_factory=dict)
     prev_linfo: Any = None
     insn_limit: int = 1_000_000  # BPF_COMPLEXITY_LIMIT_INSNS
     nr_cpu_ids: int = field(default_factory=lambda: possible_cpu_count())

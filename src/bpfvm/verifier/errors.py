@@ -16,10 +16,11 @@ from bpfvm.errors import BpfvmError
 class VerifierReject(BpfvmError):
     """The program is rejected; ``diagnostic`` is the kernel's message (one line)."""
 
-    def __init__(self, diagnostic: str, errno: int = _errno.EACCES) -> None:
+    def __init__(self, diagnostic: str, errno: int = _errno.EACCES, trailer: str = "") -> None:
         super().__init__(diagnostic)
         self.diagnostic = diagnostic
         self.errno = errno
+        self.trailer = trailer  # log lines the kernel prints after the message
 
 
 class VerifierBug(Exception):

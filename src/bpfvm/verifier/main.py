@@ -42,7 +42,7 @@ from bpfvm.verifier.env import (
 )
 from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
 from bpfvm.verifier.log import VerifierLog, reg_type_str
-from bpfvm.verifier.prune import is_state_visited, maybe_exit_scc, release_free_list
+from bpfvm.verifier.prune import is_state_visited, maybe_exit_scc, maybe_free_state
 from bpfvm.verifier.state import (
     CONST_PTR_TO_MAP,
     PTR_TO_CTX,
@@ -81,7 +81,7 @@ def verify_program(
 ) -> Env:
     """``bpf_check`` up to the end of verification; raises VerifierReject (with ``.env``)."""
     from bpfvm.verifier.errors import VerifierReject
-    from bpfvm.verifier.subprog import do_check_subprogs
+    from bpfvm.verifier.subprog import check_max_stack_depth, do_check_subprogs
 
     info = prepare(prog, log)
     env = make_env(info, log, penv)
@@ -89,6 +89,7 @@ def verify_program(
     try:
         do_check_main(env)
         do_check_subprogs(env)
+        check_max_stack_depth(env)
     except VerifierReject as exc:
         exc.env = env  # type: ignore[attr-defined]
         raise
@@ -113,8 +114,8 @@ def update_branch_counts(env: Env, st: VerifierState | None) -> None:
         if st.branches:
             break
         maybe_exit_scc(env, st)
+        maybe_free_state(env, st)
         st = st.parent
-    release_free_list(env)
 
 
 def pop_stack(env: Env) -> bool:

@@ -365,8 +365,10 @@ def _backtrack_jmp(
         if subprog_is_global(env, sub):
             bt.clear_reg(0)
             return
-        if bt.reg_masks[bt.frame] & ~REGMASK_ARGS or bt.stack_masks[bt.frame]:
-            raise VerifierBug("static subprog unexpected regs")
+        if bt.reg_masks[bt.frame] & ~REGMASK_ARGS:
+            raise _kernel_bug(f"static subprog unexpected regs {bt.reg_masks[bt.frame]:x}")
+        if bt.stack_masks[bt.frame]:
+            raise _kernel_bug(f"static subprog leftover stack slots {bt.stack_masks[bt.frame]:x}")
         for i in range(1, 6):
             if bt.reg_set(i):
                 bt.clear_reg(i)
@@ -374,12 +376,18 @@ def _backtrack_jmp(
         bt.frame -= 1
         return
     if op == 0x80 and calls_cb[idx] and idx != subseq_idx - 1:
+        if bt.reg_masks[bt.frame] & ~REGMASK_ARGS:
+            raise _kernel_bug(f"callback unexpected regs {bt.reg_masks[bt.frame]:x}")
+        if bt.stack_masks[bt.frame]:
+            raise _kernel_bug(f"callback leftover stack slots {bt.stack_masks[bt.frame]:x}")
         for i in range(1, 6):
             bt.clear_reg(i)
         bt.frame -= 1
         return
     if op == 0x80:
         bt.clear_reg(0)
+        if bt.reg_masks[bt.frame] & REGMASK_ARGS:
+            raise _kernel_bug(f"backtracking call unexpected regs {bt.reg_masks[bt.frame]:x}")
         if insn.src == 0 and insn.imm == 12 and subseq_idx - idx != 1:
             bt.frame += 1
         return
@@ -388,6 +396,8 @@ def _backtrack_jmp(
             for i in range(1, 6):
                 bt.clear_reg(i)
         prev = env.info.slots[subseq_idx - 1] if subseq_idx >= 1 else None
+        if bt.reg_masks[bt.frame] & REGMASK_ARGS:
+            raise _kernel_bug(f"backtracking exit unexpected regs {bt.reg_masks[bt.frame]:x}")
         r0 = prev is not None and prev.code == 0x85 and prev.src == 1 and bt.reg_set(0)
         bt.clear_reg(0)
         bt.frame += 1
@@ -401,6 +411,13 @@ def _backtrack_jmp(
             bt.set_reg(insn.src)
         if hist is None or not hist.flags & INSN_F_DST_REG_STACK:
             bt.set_reg(insn.dst)
+
+
+def _kernel_bug(text: str) -> Exception:
+    """A condition the kernel reports with ``verifier_bug()`` (and rejects the program)."""
+    from bpfvm.verifier.errors import EFAULT, reject
+
+    return reject(f"verifier bug: {text}", EFAULT)
 
 
 def mark_all_scalars_precise(env: Env, st: VerifierState) -> None:

@@ -16,7 +16,7 @@ sound fallback the kernel itself uses (``mark_all_scalars_precise``).
 from __future__ import annotations
 
 from bpfvm.verifier.env import Env, StateListEntry, mark_reg_not_init
-from bpfvm.verifier.errors import EINVAL, reject
+from bpfvm.verifier.errors import EINVAL, VerifierReject
 from bpfvm.verifier.state import (
     BPF_ADD_CONST,
     BPF_REG_FP,
@@ -459,9 +459,9 @@ def _check_looping(env: Env, sl: StateListEntry, insn_idx: int, force: bool) -> 
         and st.may_goto_depth == cur.may_goto_depth
         and st.callback_unroll_depth == cur.callback_unroll_depth
     ):
-        env.verbose(f"infinite loop detected at insn {insn_idx}\n")
-        env.verbose("cur state:" + env.state_text(cur, cur.curframe, True) + "\n")
-        raise reject("old state:" + env.state_text(st, cur.curframe, True), EINVAL)
+        trailer = "cur state:" + env.state_text(cur, cur.curframe, True) + "\n"
+        trailer += "old state:" + env.state_text(st, cur.curframe, True) + "\n"
+        raise VerifierReject(f"infinite loop detected at insn {insn_idx}", EINVAL, trailer)
     return 0
 
 
@@ -494,7 +494,7 @@ def _miss(
         if sl.state.branches == 0 and not incomplete_read_marks(env, sl.state):
             return
         env.free_list_size += 1
-        env.free_list.append(sl)
+        env.free_states[id(sl.state)] = sl
 
 
 def _add_state(env: Env, insn_idx: int) -> None:
@@ -519,18 +519,11 @@ def _add_state(env: Env, insn_idx: int) -> None:
     env.explored.setdefault(insn_idx, []).insert(0, StateListEntry(new))
 
 
-def release_free_list(env: Env) -> None:
-    """``maybe_free_verifier_state`` over the free list: finished states leave the count."""
-    keep = []
-    for sl in env.free_list:
-        if sl.state.branches == 0 and not incomplete_read_marks(env, sl.state):
-            env.free_list_size -= 1
-        else:
-            keep.append(sl)
-    env.free_list = keep
-
-
-__all__ = ["is_state_visited", "regsafe", "stacksafe", "states_equal"]
+def maybe_free_state(env: Env, st: VerifierState) -> None:
+    """``maybe_free_verifier_state``: an evicted state whose subtree is done stops counting."""
+    if st.branches == 0 and id(st) in env.free_states and not incomplete_read_marks(env, st):
+        del env.free_states[id(st)]
+        env.free_list_size -= 1
 
 
 def find_prev_entry(env: Env, cur: VerifierState, insn_idx: int) -> VerifierState | None:

@@ -28,8 +28,8 @@ from bpfvm.isa.opcodes import InsnClass, Mode
 from bpfvm.isa.spec import KERNEL_OPCODES
 from bpfvm.platform.env import ProgEnv
 from bpfvm.platform.prog_types import func_proto
-from bpfvm.program.model import Program
-from bpfvm.program.uapi import MapType
+from bpfvm.program.model import MapSpec, Program
+from bpfvm.program.uapi import MapType, ProgType
 from bpfvm.verifier.errors import EINVAL, reject
 from bpfvm.verifier.log import VerifierLog
 
@@ -210,6 +210,51 @@ def check_subprogs(info: ProgInfo) -> None:
                 start, end = subs[cur].start, subs[cur].end
 
 
+def check_abnormal_return(info: ProgInfo) -> None:
+    """``check_abnormal_return``: without BTF, subprograms may not end the program early."""
+    for sp in info.subprogs[1:]:
+        if sp.has_ld_abs:
+            raise reject("LD_ABS is not allowed in subprogs without BTF", EINVAL)
+        if sp.has_tail_call:
+            raise reject("tail_call is not allowed in subprogs without BTF", EINVAL)
+
+
+_TRACING_TYPES = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT,
+                            ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE})  # fmt: skip
+
+
+def check_map_prog_compatibility(info: ProgInfo, m: MapSpec) -> None:
+    """``check_map_prog_compatibility``: special map value fields some types cannot use."""
+    from bpfvm.verifier.btf_fields import value_fields
+
+    names = {name for _off, _size, name in value_fields(info.prog.btf, m.btf_value_type_id)}
+    pt = info.prog.prog_type
+    if names & {"bpf_list_head", "bpf_rb_root"} and pt in _TRACING_TYPES:
+        raise reject("tracing progs cannot use bpf_{list_head,rb_root} yet", EINVAL)
+    if names & {"bpf_spin_lock", "bpf_res_spin_lock"}:
+        if pt == ProgType.SOCKET_FILTER:
+            raise reject("socket filter progs cannot use bpf_spin_lock yet", EINVAL)
+        if pt in _TRACING_TYPES:
+            raise reject("tracing progs cannot use bpf_spin_lock yet", EINVAL)
+    if "bpf_timer" in names and pt in _TRACING_TYPES:
+        raise reject("tracing progs cannot use bpf_timer yet", EINVAL)
+    if "bpf_wq" in names and pt in _TRACING_TYPES:
+        raise reject("tracing progs cannot use bpf_wq yet", EINVAL)
+
+
+def check_attach(info: ProgInfo) -> None:
+    """The parts of ``check_attach_btf_id`` bpfvm models: sleepable program types."""
+    from bpfvm.platform.prog_types import PROG_TYPES
+
+    prog = info.prog
+    spec = PROG_TYPES.get(prog.prog_type)
+    eat = int(prog.expected_attach_type) if prog.expected_attach_type is not None else None
+    if prog.sleepable and (spec is None or not spec.can_be_sleepable(eat)):
+        raise reject("Program of this type cannot be sleepable", EINVAL)
+    if prog.prog_type == ProgType.SYSCALL and not prog.sleepable:
+        raise reject("Syscall programs can only be sleepable", EINVAL)
+
+
 def resolve_pseudo_ldimm64(info: ProgInfo) -> None:
     """``resolve_pseudo_ldimm64``: encoding of loads, ld_imm64 pairs and map references."""
     maps = info.prog.maps
@@ -223,6 +268,8 @@ def resolve_pseudo_ldimm64(info: ProgInfo) -> None:
             raise reject("BPF_LDX uses reserved fields", EINVAL)
         if code == LD_IMM64:
             _resolve_ld_imm64(insn, maps)
+            if insn.src in (1, 2):
+                check_map_prog_compatibility(info, maps[insn.imm])
             continue
         if code not in KERNEL_OPCODES:
             raise reject(f"unknown opcode {code:02x}", EINVAL)
@@ -543,9 +590,12 @@ def prepare(prog: Program, log: VerifierLog) -> ProgInfo:
         raise reject("program has no instructions", EINVAL)
     add_subprogs(info, log)
     check_subprogs(info)
+    if not prog.func_info and not prog.line_info:
+        check_abnormal_return(info)
     resolve_pseudo_ldimm64(info)
     check_cfg(info)
     compute_postorder(info)
+    check_attach(info)
     compute_scc(info)
     compute_live_registers(info, log)
     return info

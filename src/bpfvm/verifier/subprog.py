@@ -304,6 +304,46 @@ def push_callback_call(env: Env, insn: Insn, subprog: int, func_id: int) -> None
     env.aux[env.insn_idx].call_target = start
 
 
+def _round_stack(depth: int) -> int:
+    """``round_up_stack_depth`` with the JIT enabled."""
+    return (depth + 15) // 16 * 16
+
+
+def check_max_stack_depth(env: Env) -> None:
+    """``check_max_stack_depth``: along every static call chain the frames' stacks add up to at
+    most 512 bytes, and tail calls see at most 256 bytes of callers' stack."""
+    info = env.info
+    roots = [0] + [i for i, sp in enumerate(info.subprogs) if i and sp.is_async_cb]
+    for root in roots:
+        _max_stack_from(env, root, 0, 0)
+
+
+def _max_stack_from(env: Env, idx: int, depth: int, frame: int) -> None:
+    info = env.info
+    sp = info.subprogs[idx]
+    if idx and sp.has_tail_call and depth >= 256:
+        raise reject(
+            "tail_calls are not allowed when call stack of previous frames is "
+            f"{depth} bytes. Too large",
+            EACCES,
+        )
+    depth += _round_stack(sp.stack_depth)
+    if depth > 512:
+        raise reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", EACCES)
+    for i in range(sp.start, sp.end):
+        insn = info.slots[i]
+        if insn is None or not (
+            (insn.code == 0x85 and insn.src == 1) or (insn.code == 0x18 and insn.src == 4)
+        ):
+            continue
+        callee = find_subprog(env, i + insn.imm + 1)
+        if info.subprogs[callee].is_async_cb and insn.code != 0x85:
+            continue
+        if frame + 1 >= MAX_CALL_FRAMES:
+            raise reject(f"the call stack of {frame + 1} frames is too deep !", E2BIG)
+        _max_stack_from(env, callee, depth, frame + 1)
+
+
 def do_check_subprogs(env: Env) -> None:
     """``do_check_subprogs``: verify each called global function for any valid arguments."""
     from bpfvm.verifier.main import do_check
@@ -323,6 +363,7 @@ def do_check_subprogs(env: Env) -> None:
             if args is None:
                 raise reject(f"Caller passes invalid args into func#{i} ('{name}')", EINVAL)
             st = VerifierState()
+            st.first_insn_idx = sp.start
             st.frame = [init_func_state(0, i, -1)]
             st.in_sleepable = env.info.prog.sleepable
             _global_args(env, st.frame[0], args)

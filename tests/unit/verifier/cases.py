@@ -525,7 +525,7 @@ CASES: tuple[Case, ...] = (
         "SOCKET_FILTER",
         (),
         False,
-        "old state: R0=0 R1=P0 R10=fp0",
+        "infinite loop detected at insn 1",
         10,
     ),
     Case(
