@@ -176,3 +176,22 @@ def test_run_object_errors_are_one_line(args: list[str], message: str) -> None:
 def test_packet_options_need_an_object() -> None:
     res = bpfvm("run", "--hex", "b70000000000000095000000000000000", "--data", "00")
     assert res.returncode == 1 and "needs an ELF object" in res.stderr
+
+
+def test_run_verifies_first_and_no_verify_skips_it() -> None:
+    bad = str(shared_path("ebpf-samples/build/ptr_arith.o"))  # the kernel rejects it too
+    res = bpfvm("run", bad, "--data", TCP)
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        "bpfvm: error: prog 'test_ptr_arith' is rejected by the verifier: R1 pointer += "
+        "pointer prohibited (bpfvm verify shows the log; --no-verify runs it unverified)"
+    )
+    unverified = bpfvm("run", bad, "--data", TCP, "--no-verify", "--json")
+    assert unverified.returncode == 0, unverified.stderr
+    # a verified, fixed-up run and an unverified one give the same results
+    runs = [
+        json.loads(bpfvm("run", FIREWALL, "--data", TCP, *flag, "--json").stdout)
+        for flag in ((), ("--no-verify",))
+    ]
+    assert runs[0]["retval"] == runs[1]["retval"] == 2
+    assert runs[0]["data_out"] == runs[1]["data_out"]

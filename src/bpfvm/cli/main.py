@@ -21,7 +21,7 @@ from bpfvm.cli.inputs import (
     programs_from_bytes,
     read_file,
 )
-from bpfvm.cli.test_run import add_test_run_arguments, test_run_command
+from bpfvm.cli.test_run import add_test_run_arguments, resolve_engine, test_run_command
 from bpfvm.cli.verify import add_verify_parser
 from bpfvm.cli.xlated import add_xlated_parser
 from bpfvm.errors import BpfvmError, InputError
@@ -60,7 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p in progs)
         raise InputError(f"the object has {len(progs)} programs ({names}): choose one with --prog")
     mem = parse_hex(args.mem, "--mem") if args.mem else b""
-    if args.engine == "jit":
+    if resolve_engine(args) == "jit":
         from bpfvm.vm.jit.engine import JitOptions, jit_run_program
 
         jitted = jit_run_program(progs[0].insns, mem, options=JitOptions(max_loops=args.max_insns))
@@ -153,15 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mem", help="raw programs: memory passed in r1 (length in r2), as hex")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument(
-        "--engine", choices=("interp", "jit"), default="interp",
-        help="run on the interpreter (default) or the LLVM JIT",
+        "--engine", choices=("interp", "jit"), default=None,
+        help="run on the LLVM JIT (the default where llvmlite is installed, unless --max-insns "
+        "is given) or the interpreter",
     )  # fmt: skip
     add_test_run_arguments(p)
     p.add_argument(
         "--max-insns",
         type=int,
-        default=InterpOptions.max_insns,
-        help="stop a run after this many instructions (default %(default)s)",
+        default=None,
+        help=f"stop a run after this many instructions (default {InterpOptions.max_insns}; "
+        "the interpreter counts instructions, the JIT loop back-edges)",
     )
     p.set_defaults(func=_cmd_run)
 

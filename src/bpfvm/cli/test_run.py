@@ -8,12 +8,37 @@ import sys
 from typing import Any
 
 from bpfvm.cli.inputs import bytes_arg, parse_hex, read_file
-from bpfvm.elf.loader import load_object
+from bpfvm.elf.loader import BpfObject, load_object
 from bpfvm.errors import InputError
+from bpfvm.fixups import FixupAux, aux_from_verifier
+from bpfvm.hooks.fixed import FixedObject
 from bpfvm.hooks.test_run import LoadedObject, TestRunResult
+from bpfvm.program.model import Program
 from bpfvm.program.uapi import MapType
 from bpfvm.runtime.maps import BpfMap, PerfEventArrayMap, QueueMap, RingBufMap, StackMap
 from bpfvm.vm.interp import InterpOptions
+
+
+def jit_available() -> bool:
+    """Whether the JIT can run here (llvmlite imports)."""
+    try:
+        import llvmlite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_engine(args: argparse.Namespace) -> str:
+    """``--engine`` as given; by default the JIT where llvmlite is available, except with
+    ``--max-insns`` (an instruction count only the interpreter keeps), else the interpreter.
+    Also fills in ``--max-insns``'s default."""
+    engine: str | None = getattr(args, "engine", None)
+    limit = getattr(args, "max_insns", None)
+    if engine is None:
+        engine = "jit" if limit is None and jit_available() else "interp"
+    args.engine = engine
+    args.max_insns = InterpOptions.max_insns if limit is None else limit
+    return engine
 
 
 def add_test_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +56,10 @@ def add_test_run_arguments(p: argparse.ArgumentParser) -> None:
         help="print a map's contents after the run (repeatable)",
     )  # fmt: skip
     p.add_argument("--trace", action="store_true", help="print bpf_trace_printk output to stderr")
+    p.add_argument(
+        "--no-verify", action="store_true",
+        help="ELF programs: run without verification and fixups (on the checked engine)",
+    )  # fmt: skip
 
 
 def _parse_map_set(text: str) -> tuple[str, bytes, bytes]:
@@ -92,6 +121,24 @@ def _print_human(res: TestRunResult, maps: dict[str, Any]) -> None:
         print(f"map {name}: {json.dumps(content)}")
 
 
+def verify_object(obj: BpfObject) -> dict[Program, FixupAux]:
+    """Verify every program of ``obj`` as loading the object into the kernel would, and return
+    the verifier's facts for the fixup stage; a rejection is the kernel's error line."""
+    from bpfvm.verifier import verify
+
+    facts = {}
+    for prog in obj.programs:
+        result = verify(prog)
+        if not result.accepted:
+            raise InputError(
+                f"prog '{prog.name}' is rejected by the verifier: {result.error} "
+                "(bpfvm verify shows the log; --no-verify runs it unverified)"
+            )
+        nslots = sum(i.width for i in prog.insns)
+        facts[prog] = aux_from_verifier(result, prog.func_starts, nslots, privileged=True)
+    return facts
+
+
 def test_run_command(args: argparse.Namespace) -> int:
     obj = load_object(read_file(args.file), args.file)
     if args.prog is None:
@@ -102,19 +149,21 @@ def test_run_command(args: argparse.Namespace) -> int:
         args.prog = obj.programs[0].name
     if args.ncpus < 1:
         raise InputError("--ncpus must be at least 1")
-    engine = getattr(args, "engine", "interp")
+    engine = resolve_engine(args)
     jit_options = None
     if engine == "jit":
         from bpfvm.vm.jit.layout import JitOptions
 
         jit_options = JitOptions(max_loops=args.max_insns)
-    loaded = LoadedObject(
-        obj,
-        ncpus=args.ncpus,
-        options=InterpOptions(max_insns=args.max_insns),
-        engine=engine,
-        jit_options=jit_options,
-    )
+    options = InterpOptions(max_insns=args.max_insns)
+    facts = None if args.no_verify else verify_object(obj)
+    loaded: LoadedObject
+    if facts is not None and engine == "interp":  # the kernel's path: verified, then fixed up
+        loaded = FixedObject(obj, ncpus=args.ncpus, options=options, aux=facts.get)
+    else:
+        loaded = LoadedObject(
+            obj, ncpus=args.ncpus, options=options, engine=engine, jit_options=jit_options
+        )
     loaded.program(args.prog)
     for text in args.map_set:
         apply_map_set(loaded, text)

@@ -11,6 +11,9 @@ itself, is missing, so tests can skip.
 from __future__ import annotations
 
 import ctypes
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 PREFIXES = ("raw_tracepoint/", "fentry/", "tp_btf/", "tc")
@@ -118,7 +121,30 @@ _SESSION: list[_Session] = []
 
 def relocated_programs(obj: Path, target_btf: Path) -> dict[str, bytes]:
     """Program name -> instruction bytes after libbpf's CO-RE relocation against
-    ``target_btf``."""
+    ``target_btf``, computed in a child process: the SEC() handlers abort every load of
+    their sections, so they must never be registered in the process running other tests
+    (libbpf offers no safe way to unregister them)."""
+    code = (
+        "import json, sys; from pathlib import Path;"
+        "from tests.unit.btf.libbpf_core import Unavailable, _relocated_here;"
+        "\ntry: out = {k: v.hex() for k, v in _relocated_here(Path(sys.argv[1]), "
+        "Path(sys.argv[2])).items()}\nexcept Unavailable as e: out = {'': str(e)}\n"
+        "print(json.dumps(out))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(obj), str(target_btf)],
+        capture_output=True, text=True, cwd=root, check=False,
+    )  # fmt: skip
+    if proc.returncode:
+        raise Unavailable(f"libbpf child failed: {proc.stderr.strip()[-200:]}")
+    result = json.loads(proc.stdout)
+    if "" in result:
+        raise Unavailable(result[""])
+    return {name: bytes.fromhex(code) for name, code in result.items()}
+
+
+def _relocated_here(obj: Path, target_btf: Path) -> dict[str, bytes]:
     if not _SESSION:
         _SESSION.append(_Session())
     session = _SESSION[0]

@@ -19,6 +19,13 @@ Element lifetimes follow the kernel's preallocated maps:
 * ``percpu_hash``: updates of an existing key are in place; no spares.
 * ``lru_*``: elements come from :class:`.lru.BpfLru`, which evicts instead of failing.
 
+**Native index.** Every change to the table is mirrored into a :class:`.hash_index.NativeIndex`
+(the kernel's bucket array of element lists, with each element's hash) whose addresses the
+handle publishes: ``aux0`` n_buckets, ``aux1`` the bucket heads, ``aux2`` the element links.
+The JIT's inline ``bpf_map_lookup_elem`` on a ``hash`` or ``percpu_hash`` map searches it
+(jhash, bucket, chain, key comparison) without entering Python; updates and deletes, and every
+operation on LRU maps (whose lookups must mark the element referenced), go through Python.
+
 Inserts take never-used slots first and then freed ones, oldest first, so a deleted element's
 slot is reused as late as possible; no slot is ever unmapped while the map lives. The slab is
 mapped lazily and the Python-side bookkeeping grows with the elements in use, so a large
@@ -44,6 +51,7 @@ from bpfvm.runtime.maps.base import (
     roundup_pow_of_two,
     storage_region,
 )
+from bpfvm.runtime.maps.hash_index import OFF_HEADS, OFF_LINKS, NativeIndex
 from bpfvm.runtime.maps.jhash import map_hash
 from bpfvm.runtime.maps.lru import BpfLru
 from bpfvm.runtime.memory import Region
@@ -81,6 +89,9 @@ class HashMap(BpfMap):
         )
         self._set_layout(self.slab.addr, self.elem_size, self.value_stride if self.percpu else 0)
         self._set_handle_u64(48, self.n_buckets)
+        self.native = NativeIndex(spec, self.n_buckets, nslots)
+        self._set_handle_u64(OFF_HEADS, self.native.heads_addr)
+        self._set_handle_u64(OFF_LINKS, self.native.links_addr)
         # Python-side bookkeeping is sparse: it grows with the elements in use, not max_entries
         self._buckets: dict[int, list[int]] = {}  # bucket -> slots, head first
         self._nonempty: list[int] = []  # sorted indices of non-empty buckets
@@ -123,12 +134,14 @@ class HashMap(BpfMap):
     def _link(self, slot: int, key: bytes) -> None:
         """Fill the key of ``slot`` and add it at the head of its bucket."""
         self.slab.write(slot * self.elem_size, key)
-        bucket = map_hash(key) & (self.n_buckets - 1)
+        hash_ = map_hash(key)
+        bucket = hash_ & (self.n_buckets - 1)
         slots = self._buckets.get(bucket)
         if slots is None:
             slots = self._buckets[bucket] = []
             insort(self._nonempty, bucket)
         slots.insert(0, slot)
+        self.native.link(bucket, slot, hash_)
         self._index[key] = slot
         self._slot_key[slot] = key
         self._slot_bucket[slot] = bucket
@@ -137,7 +150,9 @@ class HashMap(BpfMap):
         key = self._slot_key.pop(slot)
         bucket = self._slot_bucket.pop(slot)
         slots = self._buckets[bucket]
-        slots.remove(slot)
+        pos = slots.index(slot)
+        self.native.unlink(bucket, slot, slots[pos - 1] if pos else None)
+        del slots[pos]
         if not slots:
             del self._buckets[bucket]
             del self._nonempty[bisect_left(self._nonempty, bucket)]

@@ -43,6 +43,7 @@ class Plan(Enum):
 
     GENERIC = auto()  # through the Python registry
     LOOKUP_ARRAY = auto()
+    LOOKUP_HASH = auto()  # hash/percpu_hash: the map's native index, searched inline
     LOOKUP_PY = auto()  # other maps: key checked natively, a lean callback to prog_lookup
     UPDATE_ARRAY = auto()
     DELETE_ARRAY = auto()
@@ -216,6 +217,8 @@ def plan_call(
     desc = maps[m[1]]
     if desc.kind == L.MK_ARRAY and desc.key_size == 4:
         return MAP_PLANS[hid], m[1]
+    if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and desc.kind == L.MK_HASH and desc.key_size > 0:
+        return Plan.LOOKUP_HASH, m[1]
     if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and desc.key_size > 0:
         return Plan.LOOKUP_PY, m[1]
     return Plan.GENERIC, 0
@@ -336,7 +339,7 @@ class _Flow:
             if plan in (Plan.LOOKUP_ARRAY, Plan.DELETE_ARRAY):
                 self.address(s, 2, 0, 4)
                 return
-            if plan is Plan.LOOKUP_PY:
+            if plan in (Plan.LOOKUP_PY, Plan.LOOKUP_HASH):
                 self.address(s, 2, 0, self.maps[index].key_size)
                 return
             if plan is Plan.UPDATE_ARRAY:

@@ -15,6 +15,8 @@ your own :class:`JitCache` to isolate.
 (the :class:`~bpfvm.runtime.helpers.HelperCall` helpers see), ``tail_call_target``,
 ``invoke`` and ``run(args, regions, packet, entry)``, plus ``repeat`` (the loop runs in native
 code) and :meth:`JitEngine.run_batch` (many inputs, one native call).
+``JitEngine.python_calls`` counts every entry from native code into Python (helper, lookup
+and tail-call callbacks): 0 after a run whose helpers were all inlined.
 """
 
 from __future__ import annotations
@@ -139,13 +141,18 @@ def default_cache() -> JitCache:
 
 
 def _map_desc(m: Any) -> L.MapDesc:
-    from bpfvm.runtime.maps import ArrayMap, PercpuArrayMap
+    from bpfvm.runtime.maps import ArrayMap, HashMap, PercpuArrayMap, PercpuHashMap
 
     if type(m) in (ArrayMap, PercpuArrayMap) and m.spec.type in (
         MapType.ARRAY,
         MapType.PERCPU_ARRAY,
     ):
         return L.MapDesc(L.MK_ARRAY, m.key_size, m.value_size, bool(m.rdonly_prog))
+    if type(m) in (HashMap, PercpuHashMap) and m.spec.type in (
+        MapType.HASH,
+        MapType.PERCPU_HASH,
+    ):  # their native index (runtime.maps.hash_index) is searched inline
+        return L.MapDesc(L.MK_HASH, m.key_size, m.value_size, bool(m.rdonly_prog))
     return L.MapDesc(L.MK_OTHER, m.key_size, m.value_size, bool(m.rdonly_prog))
 
 
@@ -229,6 +236,7 @@ class JitEngine:
         self.native = N.NativeRun(lowered.nsites, self.maps, value_maps, self.mem)
         self._pending: BaseException | None = None
         self._batch: N.BatchState | None = None
+        self.python_calls = 0  # entries from native code into Python (helpers, lookups, ...)
         self._bind(lowered)
 
     def _bind(self, lowered: Lowered) -> None:
@@ -331,6 +339,7 @@ class JitEngine:
         st.fault_pc = exc.pc if isinstance(exc, VmFault) else 0
 
     def _on_helper(self, state: int, helper_id: int, pc: int, *regs: int) -> int:
+        self.python_calls += 1
         try:
             st = self.native.state
             if self._batch is not None:
@@ -349,6 +358,7 @@ class JitEngine:
             return 0
 
     def _on_tail_call(self, state: int, map_addr: int, index: int) -> int:
+        self.python_calls += 1
         try:
             resolve = self.tail_call_target
             target = None if resolve is None else resolve(map_addr, index)
@@ -359,6 +369,7 @@ class JitEngine:
 
     def _on_lookup(self, state: int, index: int, key: int) -> int:
         """``bpf_map_lookup_elem`` on map ``index``, the key already checked natively."""
+        self.python_calls += 1
         try:
             m = self.maps[index]
             return int(m.prog_lookup(ctypes.string_at(key, m.key_size), self.call.cpu)) & N.M64

@@ -119,6 +119,7 @@ CLOCKS = {
 # map kinds the lowering inlines helpers for
 MK_OTHER = "other"
 MK_ARRAY = "array"  # array and percpu_array: data + cpu * percpu_stride + index * stride
+MK_HASH = "hash"  # hash and percpu_hash: searched in the map's native index (lower_hash)
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,19 @@ from bpfvm.isa.spec import OpKind, OpSpec
 from bpfvm.isa.validate import is_stack_arg_access
 from bpfvm.vm.jit import layout as L
 from bpfvm.vm.jit.cfg import FunctionInfo, Layout, analyse_function
-from bpfvm.vm.jit.runtime_ir import Runtime, Types, alloca, frame_ptr, load_field, table_ptr
+from bpfvm.vm.jit.runtime_ir import (
+    Runtime,
+    Types,
+    alloca,
+    frame_ptr,
+    invariant,
+    load_field,
+    table_ptr,
+)
 
-LOWERING_VERSION = "1"
+LOWERING_VERSION = "2"
 M32 = 0xFFFFFFFF
+MAX_LOCAL_SITES = 64
 
 
 @dataclass
@@ -125,6 +134,7 @@ def lower_programs(
         fn = ir.Function(ctx.module, t.bpf_fn, name)
         fn.linkage = "internal"
         fn.args[0].add_attribute("noalias")
+        fn.args[0].attributes.dereferenceable = t.state_size
         ctx.funcs[start] = fn
         prog_functions[p].append(name)
     table_ty = ir.ArrayType(t.ptr, len(programs))
@@ -167,6 +177,10 @@ class FunctionLowerer:
         self._timespec: ir.Value | None = None
         self.regs: list[ir.Value] = []
         self.stack: ir.Value | None = None
+        self.loop_pcs = _loop_pcs(ctx.layout, info)
+        self.local_sites: list[tuple[int, int, ir.Value, ir.Value]] = []  # site, size, allocas
+        self._map_values: dict[int, ir.Value] = {}
+        self._resync: list[ir.Block] = []  # blocks after calls: reload the local site caches
 
     # -- registers -----------------------------------------------------------------------
 
@@ -247,6 +261,11 @@ class FunctionLowerer:
                 nxt = pc + insn.width
                 if nxt in self.info.leaders or nxt in self.info.fault_slots:
                     self.b.branch(self.block(nxt))
+        for block in self._resync:
+            b = ir.IRBuilder(block)
+            b.position_at_start(block)
+            for site, size, lo, last in self.local_sites:
+                self._load_site(b, site, size, lo, last)
 
     def _falls_through(self, insn: Insn) -> bool:
         spec = insn.spec
@@ -293,6 +312,69 @@ class FunctionLowerer:
         self.b.position_at_end(stop)
         self.b.ret(t.c64(0))
         self.b.position_at_end(cont)
+        self._resync.append(cont)  # the call may have moved regions: reload local caches
+
+    # -- site caches of checked accesses -------------------------------------------------
+
+    def site_bounds(self, pc: int, site: int, size: int) -> tuple[ir.Value, ir.Value]:
+        """``(start, last)`` of the region cached for ``site``: an access of ``size`` bytes at
+        ``addr`` hits when ``start <= addr <= last`` (``last = end - size``).
+
+        Sites inside a loop keep a copy of their cache entry in ``alloca`` slots, loaded at
+        function entry and reloaded after a slow-path check and after every call (a Python
+        helper may move regions and invalidate the caches). LLVM promotes the copies to
+        registers, so a loop's checked accesses read no memory. Other sites read the run
+        state's entry directly."""
+        b, t = self.b, self.t
+        if not self.is_local_site(pc):
+            return self._site_entry(b, site, size)
+        lo_slot = self.entry_alloca(t.i64, f"site{site}_lo")
+        last_slot = self.entry_alloca(t.i64, f"site{site}_last")
+        self.local_sites.append((site, size, lo_slot, last_slot))
+        entry = self.fn.entry_basic_block
+        init = ir.IRBuilder(entry)
+        init.position_before(entry.terminator)
+        self._load_site(init, site, size, lo_slot, last_slot)
+        return b.load(lo_slot, typ=t.i64), b.load(last_slot, typ=t.i64)
+
+    def is_local_site(self, pc: int) -> bool:
+        """Whether the access at ``pc`` keeps a local copy of its site cache (inside a loop,
+        up to :data:`MAX_LOCAL_SITES` per function: each is reloaded after every call)."""
+        return pc in self.loop_pcs and len(self.local_sites) < MAX_LOCAL_SITES
+
+    def _map_value(self, index: int, pc: int) -> ir.Value:
+        """``map_values[index]``, loaded in the entry block for loops (it never changes)."""
+        t = self.t
+        if pc not in self.loop_pcs:
+            b = self.b
+            return invariant(b, b.load(table_ptr(b, t, self.state, "map_values", t.c64(index)),
+                                       typ=t.i64))  # fmt: skip
+        if index not in self._map_values:
+            entry = self.fn.entry_basic_block
+            b = ir.IRBuilder(entry)
+            b.position_before(entry.terminator)
+            ptr = table_ptr(b, t, self.state, "map_values", t.c64(index))
+            self._map_values[index] = invariant(b, b.load(ptr, typ=t.i64))
+        return self._map_values[index]
+
+    def refill_site(self, site: int) -> None:
+        """After the slow path filled the run state's entry: refresh the local copy."""
+        for s, size, lo, last in self.local_sites:
+            if s == site:
+                self._load_site(self.b, s, size, lo, last)
+
+    def _site_entry(self, b: ir.IRBuilder, site: int, size: int) -> tuple[ir.Value, ir.Value]:
+        t = self.t
+        lo = b.load(table_ptr(b, t, self.state, "site_cache", t.c64(2 * site)), typ=t.i64)
+        hi = b.load(table_ptr(b, t, self.state, "site_cache", t.c64(2 * site + 1)), typ=t.i64)
+        return lo, b.sub(hi, t.c64(size))
+
+    def _load_site(
+        self, b: ir.IRBuilder, site: int, size: int, lo: ir.Value, last: ir.Value
+    ) -> None:
+        start, end = self._site_entry(b, site, size)
+        b.store(start, lo)
+        b.store(end, last)
 
     def jump(self, pc: int, target: int) -> None:
         """Branch to ``target``, charging the loop budget on a back-edge."""
@@ -347,15 +429,35 @@ class FunctionLowerer:
             return
         index = t.c64(insn.imm)
         if insn.src == PseudoSrc.MAP_FD:
-            self.put(insn.dst, b.load(table_ptr(b, t, self.state, "maps", index), typ=t.i64))
+            handle = b.load(table_ptr(b, t, self.state, "maps", index), typ=t.i64)
+            self.put(insn.dst, invariant(b, handle))
             return
-        value = b.load(table_ptr(b, t, self.state, "map_values", index), typ=t.i64)
+        value = self._map_value(insn.imm, pc)
         self.guard(
             b.icmp_unsigned("!=", value, t.c64(0)),
             pc,
             "direct value access on a map without a value at key 0",
         )
         self.put(insn.dst, b.add(value, t.c64(insn.imm_hi & M32)))
+
+
+def _loop_pcs(layout: Layout, info: FunctionInfo) -> frozenset[int]:
+    """The slots of ``info`` between a back-edge's target and its source (the loops)."""
+    opened: dict[int, int] = {}  # slot -> loops starting there minus loops ended before it
+    for pc in info.slots:
+        for succ in layout.successors(pc):
+            if succ is not None and succ <= pc:
+                opened[succ] = opened.get(succ, 0) + 1
+                opened[pc + 1] = opened.get(pc + 1, 0) - 1
+    inside, depth, marks = set(), 0, sorted(opened)
+    k = 0
+    for pc in info.slots:  # sorted
+        while k < len(marks) and marks[k] <= pc:
+            depth += opened[marks[k]]
+            k += 1
+        if depth > 0:
+            inside.add(pc)
+    return frozenset(inside)
 
 
 def stack_arg_form(insn: Insn, spec: OpSpec) -> bool:

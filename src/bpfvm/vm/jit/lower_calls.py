@@ -10,9 +10,12 @@
   (``clock_gettime`` through libc), ``bpf_get_prandom_u32`` (xorshift64* in the run state),
   ``bpf_get_smp_processor_id``, ``bpf_get_numa_node_id``, and ``bpf_loop`` with a known
   callback (a native loop of direct calls).
+* ``bpf_map_lookup_elem`` on a ``hash``/``percpu_hash`` map known at the call site searches
+  the map's native index inline (:mod:`.lower_hash`); on other maps with keys (LRU, LPM,
+  maps of maps...) the key is checked natively and ``lookup_cb`` calls ``prog_lookup``.
 * **Every other helper** calls the engine's ctypes callback ``helper_cb(state, id, pc,
   r1..r5)`` which runs the registry's Python function; a Python exception becomes a fault.
-  Hash maps live in Python-side tables, so their helpers take this path.
+  Hash map updates and deletes take this path (the Python side keeps the native index).
 * **Tail calls** (helper 12): if fewer than 33 were taken, ``tail_cb(state, map, index)`` (the
   engine's resolver, the interpreter's ``tail_call_target``) names the program, which is
   called through the module's program table at the same depth, and its result returned. An
@@ -31,6 +34,7 @@ from bpfvm.isa.opcodes import CallSrc
 from bpfvm.isa.spec import OpSpec
 from bpfvm.vm.jit import layout as L
 from bpfvm.vm.jit.cfg import Plan, plan_call
+from bpfvm.vm.jit.lower_hash import hash_lookup
 from bpfvm.vm.jit.lower_mem import access
 from bpfvm.vm.jit.runtime_ir import load_field, store_field, table_ptr
 
@@ -61,6 +65,8 @@ def lower_call(fl: FunctionLowerer, pc: int, insn: Insn, spec: OpSpec) -> None:
         _loop(fl, pc, arg)
     elif plan is Plan.LOOKUP_ARRAY:
         _array_lookup(fl, pc)
+    elif plan is Plan.LOOKUP_HASH:
+        hash_lookup(fl, pc, arg)
     elif plan is Plan.LOOKUP_PY:
         _py_lookup(fl, pc, arg)
     elif plan is Plan.UPDATE_ARRAY:

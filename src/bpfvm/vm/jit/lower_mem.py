@@ -6,7 +6,11 @@ local array: no check, and LLVM may promote the slot to a register. Every other 
 checked mode, tests the address range in three steps, cheapest first:
 
 1. the current frame (only when its address escaped): ``addr - lo <= 512 - size``;
-2. the site's cache entry ``(start, end)``: the region this instruction hit last;
+2. the site's cache entry ``(start, end)``: the region this instruction hit last. Inside a
+   loop the function keeps a copy of the entry (as ``start`` and ``end - size``) in locals
+   that LLVM holds in registers: loaded on entry, reloaded after the slow path and after
+   every call (a Python helper may move the packet and invalidate the caches), so a loop's
+   check is two register compares (:meth:`.lower.FunctionLowerer.site_bounds`);
 3. ``bpf_check`` (:mod:`.runtime_ir`): the region table, then the registered frames of the
    live call chain. A miss records the interpreter's fault and the function returns.
 
@@ -35,7 +39,7 @@ from bpfvm.isa.spec import OpKind, OpSpec
 from bpfvm.isa.validate import is_stack_arg_access
 from bpfvm.vm.jit import layout as L
 from bpfvm.vm.jit.cfg import STACK, static_stack
-from bpfvm.vm.jit.runtime_ir import load_field, store_field, table_ptr
+from bpfvm.vm.jit.runtime_ir import load_field, store_field
 
 if TYPE_CHECKING:
     from bpfvm.vm.jit.lower import FunctionLowerer
@@ -86,11 +90,9 @@ def _checked(fl: FunctionLowerer, pc: int, addr: ir.Value, size: int, mode: int)
         cached = fl.fn.append_basic_block("access_cache")
         b.cbranch(in_frame, done, cached)
         b.position_at_end(cached)
-    lo = b.load(table_ptr(b, t, fl.state, "site_cache", t.c64(2 * site)), typ=t.i64)
-    hi = b.load(table_ptr(b, t, fl.state, "site_cache", t.c64(2 * site + 1)), typ=t.i64)
-    hit = b.and_(
-        b.icmp_unsigned(">=", addr, lo), b.icmp_unsigned("<=", addr, b.sub(hi, t.c64(size)))
-    )
+    local = fl.is_local_site(pc)
+    lo, last = fl.site_bounds(pc, site, size)
+    hit = b.and_(b.icmp_unsigned(">=", addr, lo), b.icmp_unsigned("<=", addr, last))
     cache_block = b.block
     b.cbranch(hit, done, slow)
     b.position_at_end(slow)
@@ -98,9 +100,14 @@ def _checked(fl: FunctionLowerer, pc: int, addr: ir.Value, size: int, mode: int)
     verdict = b.call(fl.ctx.rt.check, args)
     is_readonly = b.icmp_unsigned("==", verdict, ir.Constant(t.i32, 2))
     bad = fl.fn.append_basic_block("access_fault")
-    b.cbranch(b.icmp_unsigned("==", verdict, ir.Constant(t.i32, 0)), bad, done)
+    passed = fl.fn.append_basic_block("access_checked") if local else done
+    b.cbranch(b.icmp_unsigned("==", verdict, ir.Constant(t.i32, 0)), bad, passed)
     b.position_at_end(bad)
     b.ret(t.c64(0))
+    if local:
+        b.position_at_end(passed)
+        fl.refill_site(site)
+        b.branch(done)
     b.position_at_end(done)
     readonly = None
     if mode == L.MODE_CMPXCHG:
@@ -109,7 +116,7 @@ def _checked(fl: FunctionLowerer, pc: int, addr: ir.Value, size: int, mode: int)
         if entry is not cache_block:
             readonly.add_incoming(no, entry)
         readonly.add_incoming(no, cache_block)
-        readonly.add_incoming(is_readonly, slow)
+        readonly.add_incoming(is_readonly, passed if local else slow)
     return Access(b.inttoptr(addr, t.ptr), 1, addr, readonly)
 
 

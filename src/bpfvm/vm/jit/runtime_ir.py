@@ -40,6 +40,7 @@ class Types:
         if self.state.is_opaque:
             fields: list[ir.Type] = [self.i64] * len(L.STATE_FIELDS)
             self.state.set_body(*fields, ir.ArrayType(self.i64, L.MAX_CALL_FRAMES))
+        self.state_size = 8 * (len(L.STATE_FIELDS) + L.MAX_CALL_FRAMES)
         self.item = ir.ArrayType(self.i64, len(L.BATCH_FIELDS))
         self.args7 = ir.ArrayType(self.i64, L.MAX_STACK_ARGS)
         # i64 fn(state, r1..r5, in_args, depth): every lowered BPF function
@@ -69,8 +70,23 @@ def field_ptr(b: ir.IRBuilder, t: Types, state: ir.Value, name: str) -> ir.Value
     return b.gep(state, idx, inbounds=True, source_etype=t.state)
 
 
+INVARIANT_FIELDS = frozenset(
+    ["helper_cb", "tail_cb", "lookup_cb", "clock_gettime", "site_cache", "maps", "map_values",
+     "prog_tables"]
+)  # fmt: skip
+"""Fields native code never writes and Python sets before a run: their loads are marked
+``!invariant.load`` so LLVM may hoist them out of loops and merge them."""
+
+
+def invariant(b: ir.IRBuilder, load: ir.Instruction) -> ir.Instruction:
+    """Mark ``load`` as reading memory no native code writes (``!invariant.load``)."""
+    load.set_metadata("invariant.load", b.module.add_metadata([]))
+    return load
+
+
 def load_field(b: ir.IRBuilder, t: Types, state: ir.Value, name: str) -> ir.Value:
-    return b.load(field_ptr(b, t, state, name), typ=t.i64)
+    load = b.load(field_ptr(b, t, state, name), typ=t.i64)
+    return invariant(b, load) if name in INVARIANT_FIELDS else load
 
 
 def store_field(b: ir.IRBuilder, t: Types, state: ir.Value, name: str, value: ir.Value) -> None:
