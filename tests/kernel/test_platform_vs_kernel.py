@@ -258,6 +258,7 @@ CTX_CONFIGS = [
     Config("lwt_in", Pt.LWT_IN),
     Config("cgroup_sock_post_bind6", Pt.CGROUP_SOCK, At.CGROUP_INET6_POST_BIND),
     Config("sock_addr_sendmsg6", Pt.CGROUP_SOCK_ADDR, At.CGROUP_UDP6_SENDMSG),
+    *(c for c in CONFIGS if c.name == "sock_ops"),
 ]
 _REG_NAMES = {"SCALAR_VALUE": "scalar", "PTR_TO_PACKET": "pkt", "PTR_TO_PACKET_META": "pkt_meta",
               "PTR_TO_PACKET_END": "pkt_end", "PTR_TO_FLOW_KEYS": "flow_keys",

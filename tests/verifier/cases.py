@@ -38,7 +38,7 @@ from bpfvm.btf.kinds import IntEncoding
 from bpfvm.btf.types import BtfInt
 from bpfvm.isa.insn import LD_IMM64_CODE, Insn
 from bpfvm.kernel.loader import ObjectExtras
-from bpfvm.program.model import BPF_F_RDONLY_PROG, MapSpec, Program
+from bpfvm.program.model import BPF_F_RDONLY_PROG, FuncInfo, MapSpec, Program
 from bpfvm.program.uapi import AttachType, MapType, ProgType
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -174,6 +174,7 @@ def load_case(path: Path) -> Case:
         section=path.name, license=str(header.get("license", "GPL")), maps=maps,
         sleepable=bool(header.get("sleepable", False)),
         func_starts=starts, btf=btf,
+        func_info=tuple(FuncInfo(slot, tid) for slot, tid in func_info or ()),
     )  # fmt: skip
     return Case(path.stem, program, ObjectExtras(func_info=func_info), header)
 

@@ -24,14 +24,16 @@ main thread only).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from bpfvm.btf import Btf, BtfKind
 from bpfvm.kernel.loader import ObjectExtras, func_info_records
-from bpfvm.program.model import Program
+from bpfvm.program.model import FuncInfo, Program
 
 VerifyFn = Callable[[Any], Any]
 
@@ -43,19 +45,60 @@ class CorpusItem:
     kernel: dict[str, Any]  # the pinned record (status, errno, error, processed_insns, ...)
     extras: ObjectExtras | None = None  # what the kernel load got beyond the Program
 
-    def func_info(self) -> list[tuple[int, int, str]] | None:
-        """(slot, BTF FUNC id, "static"/"global") per subprogram, as the kernel got them;
-        None when the load passed no func_info (all subprograms are then static)."""
+    def _pairs(self) -> list[tuple[int, int]] | None:
         btf, extras = self.program.btf, self.extras
         if btf is None or extras is None:
             return None
         pairs = extras.func_info
         if pairs is None and extras.btf_ext is not None:
             pairs = func_info_records(self.program, extras.btf_ext)
-        if pairs is None:
+        return None if pairs is None else [(int(a), int(b)) for a, b in pairs]
+
+    def func_info(self) -> list[tuple[int, int, str]] | None:
+        """(slot, BTF FUNC id, "static"/"global") per subprogram, as the kernel got them;
+        None when the load passed no func_info (all subprograms are then static)."""
+        pairs, btf = self._pairs(), self.program.btf
+        if pairs is None or btf is None:
             return None
+        hidden = self.extras.static_funcs if self.extras is not None else frozenset()
         names = {0: "static", 1: "global"}
-        return [(slot, tid, names.get(int(btf[tid].linkage), "extern")) for slot, tid in pairs]
+        out = []
+        for slot, tid in pairs:
+            linkage = names.get(int(btf[tid].linkage), "extern")
+            out.append((slot, tid, "static" if btf[tid].name in hidden else linkage))
+        return out
+
+    def kernel_program(self) -> Program:
+        """The program as the kernel got it: ``func_info`` and BTF FUNC linkage from the load
+        (:meth:`func_info`; hidden global functions made static as libbpf does), no
+        ``func_info`` when the load passed none."""
+        pairs, btf = self._pairs(), self.program.btf
+        if pairs is None or btf is None:
+            return (
+                dataclasses.replace(self.program, func_info=())
+                if self.program.func_info
+                else self.program
+            )
+        hidden = self.extras.static_funcs if self.extras is not None else frozenset()
+        if any(btf[tid].name in hidden and int(btf[tid].linkage) != 0 for _, tid in pairs):
+            btf = _static_funcs_btf(btf, hidden)
+        infos = tuple(FuncInfo(slot, tid) for slot, tid in pairs)
+        if infos == self.program.func_info and btf is self.program.btf:
+            return self.program
+        return dataclasses.replace(self.program, func_info=infos, btf=btf)
+
+
+def _static_funcs_btf(btf: Any, hidden: frozenset[str]) -> Any:
+    """``btf`` with the FUNCs named in ``hidden`` made static (libbpf's BTF sanitising)."""
+
+    from bpfvm.kernel.loader import _RawBtf
+
+    raw = _RawBtf(btf.data)
+    for tid in range(1, len(raw.offsets)):
+        kind, _ = raw.kind(tid)
+        if kind == BtfKind.FUNC and raw.name(tid) in hidden:
+            raw.set_vlen(tid, 0)
+    return Btf.parse(bytes(raw.data))
 
 
 @dataclass(frozen=True)
@@ -160,8 +203,9 @@ def compare(
 ) -> Report:
     """Run ``verify_fn`` over ``corpus`` and compare with the kernel (see the module doc).
 
-    ``verify_fn`` gets the :class:`Program`, or the whole :class:`CorpusItem` with
-    ``with_item`` (for what a Program does not carry yet: ``item.func_info()``).
+    ``verify_fn`` gets the :class:`Program` as the kernel got it
+    (:meth:`CorpusItem.kernel_program`: func_info and BTF from the load), or the whole
+    :class:`CorpusItem` with ``with_item`` (for ``item.func_info()``, ``item.extras``).
     """
     report = Report(name)
     for item in corpus:
@@ -175,7 +219,7 @@ def compare(
             progress(item)
         try:
             with _deadline(timeout):
-                ours = verify_fn(item if with_item else item.program)
+                ours = verify_fn(item if with_item else item.kernel_program())
             accepted = bool(ours.accepted)
             error, processed = ours.error, int(ours.processed_insns)
         except Exception as exc:  # a crash is a result here

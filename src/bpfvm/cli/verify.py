@@ -5,13 +5,17 @@ them; ``bpfvm verify --prog-type TYPE [--maps MAPS_JSON] (--hex HEX | FILE.s | F
 verifies one raw program, whose ``ld_imm64`` map references (``src=1/2``) index the maps of
 ``MAPS_JSON`` (a list of ``{"type", "key_size", "value_size", "max_entries"}``; ``type`` is a
 kernel map type name such as ``"hash"`` or its number). ``--log-level 1|2`` prints the kernel's
-verifier log; ``--json`` prints one JSON object per program. Exit status: 0 when every program
+verifier log; ``--json`` prints one JSON object per program. The kernel modelled is the running
+one (``/proc/config.gz``, ``/sys/kernel/security/lockdown``) unless ``--kernel-config FILE`` (a
+``.config``, plain or gzip) or ``--lockdown none|integrity|confidentiality`` say otherwise; with
+neither readable, every option is on and there is no lockdown. Exit status: 0 when every program
 is accepted, 1 when one is rejected, 2 when the input cannot be used.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -20,9 +24,10 @@ from bpfvm.cli.inputs import assemble_text, is_elf_file, parse_hex, read_file
 from bpfvm.elf.loader import load_object
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.isa.codec import decode
+from bpfvm.platform.env import KernelConfig, Lockdown, running_kernel_config
 from bpfvm.program.model import MapSpec, Program
 from bpfvm.program.uapi import MapType, ProgType
-from bpfvm.verifier import VerifierResult, verify
+from bpfvm.verifier import VerifierResult, prog_env, verify
 
 EXIT_REJECTED = 1
 EXIT_BAD_INPUT = 2
@@ -39,6 +44,16 @@ def add_verify_parser(sub: Any) -> None:
     p.add_argument("--license", default="GPL", help="raw programs: the license (default GPL)")
     p.add_argument("--log-level", type=int, choices=(0, 1, 2), default=0)
     p.add_argument("--json", action="store_true", help="one JSON object per program")
+    p.add_argument(
+        "--kernel-config",
+        metavar="FILE",
+        help="the kernel .config (plain or gzip) to model (default: /proc/config.gz)",
+    )
+    p.add_argument(
+        "--lockdown",
+        choices=("none", "integrity", "confidentiality"),
+        help="the lockdown level (default: the running kernel's, or what the config forces)",
+    )
     p.set_defaults(func=verify_command)
 
 
@@ -48,13 +63,31 @@ def verify_command(args: argparse.Namespace) -> int:
     except BpfvmError as exc:
         print(f"bpfvm: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    try:
+        config = _kernel_config(args)
+    except BpfvmError as exc:
+        print(f"bpfvm: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     status = 0
     for prog in programs:
-        result = verify(prog, log_level=args.log_level)
+        result = verify(prog, log_level=args.log_level, env=prog_env(prog, config))
         _report(prog, result, args)
         if not result.accepted:
             status = EXIT_REJECTED
     return status
+
+
+def _kernel_config(args: argparse.Namespace) -> KernelConfig:
+    config = running_kernel_config()
+    if getattr(args, "kernel_config", None):
+        path = args.kernel_config
+        read = KernelConfig.running(path, lockdown_path="/nonexistent")
+        if read is None:
+            raise InputError(f"{path}: cannot read the kernel configuration")
+        config = read
+    if getattr(args, "lockdown", None):
+        config = dataclasses.replace(config, lockdown=Lockdown[args.lockdown.upper()])
+    return config
 
 
 def _report(prog: Program, result: VerifierResult, args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ type/helper compatibility. The verifier and the runtime both read these.
 from bpfvm.platform.arg_types import ArgBase, ArgType, RegBase, RegType, RetBase, RetType, TypeFlag
 from bpfvm.platform.ctx_access import CtxAccess, check_ctx_access
 from bpfvm.platform.ctx_layouts import CTX_LAYOUTS, CtxField, CtxLayout
-from bpfvm.platform.env import Cap, KernelConfig, Lockdown, ProgEnv
+from bpfvm.platform.env import Cap, KernelConfig, Lockdown, ProgEnv, running_kernel_config
 from bpfvm.platform.helper_protos import HELPER_PROTOS, PROTO_VARIANTS, variants_of
 from bpfvm.platform.map_types import HELPER_MAP_TYPES, MAP_TYPES, MapTypeSpec, map_func_compatible
 from bpfvm.platform.prog_types import (
@@ -57,5 +57,6 @@ __all__ = [
     "check_ctx_access",
     "func_proto",
     "map_func_compatible",
+    "running_kernel_config",
     "variants_of",
 ]

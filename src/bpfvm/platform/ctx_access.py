@@ -269,7 +269,7 @@ IS_VALID_ACCESS: Mapping[Pt, ValidAccess] = MappingProxyType({
     Pt.LSM: _tracing,
     Pt.SYSCALL: _syscall,
     **{pt: sock_valid_access(pt) for pt in (Pt.CGROUP_SOCK, Pt.CGROUP_SOCK_ADDR, Pt.SK_MSG,
-                                             Pt.SK_REUSEPORT, Pt.SK_LOOKUP)},
+                                             Pt.SK_REUSEPORT, Pt.SK_LOOKUP, Pt.SOCK_OPS)},
 })  # fmt: skip
 """Each program type's ``is_valid_access``, as ``f(off, size, write, env, info) -> bool``."""
 

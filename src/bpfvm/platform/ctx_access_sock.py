@@ -17,6 +17,7 @@ from bpfvm.platform.ctx_layouts import (
     BPF_SK_LOOKUP,
     BPF_SOCK,
     BPF_SOCK_ADDR,
+    BPF_SOCK_OPS,
     SK_MSG_MD,
     SK_REUSEPORT_MD,
     CtxLayout,
@@ -59,6 +60,26 @@ def _bpf_sock(off: int, size: int, info: AccessInfo) -> bool:
     if off in _DST_PORT_PAD:
         return False
     return size == 4
+
+
+_TCP_SOCK_END = 112  # offsetofend(struct bpf_tcp_sock, icsk_retransmits)
+_TCP_SOCK_U64 = (80, 88)  # bytes_received, bytes_acked
+_XDP_SOCK_END = 4  # offsetofend(struct bpf_xdp_sock, queue_id)
+_SOCK_COMMON_HIDDEN = range(_S.offsetof("type"), _S.offsetofend("priority"))
+
+
+def sock_pointer_valid_access(kind: str, off: int, size: int, info: AccessInfo) -> bool:
+    """Reads through a socket pointer (``kind``: ``sock_common``, ``sock``, ``tcp_sock``,
+    ``xdp_sock``): ``bpf_sock_common_is_valid_access``, ``bpf_sock_is_valid_access``,
+    ``bpf_tcp_sock_is_valid_access``, ``bpf_xdp_sock_is_valid_access``."""
+    if kind == "sock_common":
+        return off not in _SOCK_COMMON_HIDDEN and _bpf_sock(off, size, info)
+    if kind == "sock":
+        return _bpf_sock(off, size, info)
+    end = _TCP_SOCK_END if kind == "tcp_sock" else _XDP_SOCK_END
+    if off < 0 or off >= end or off % size:
+        return False
+    return size == (8 if kind == "tcp_sock" and off in _TCP_SOCK_U64 else 4)
 
 
 _SOCK_CREATE = (At.CGROUP_INET_SOCK_CREATE, At.CGROUP_INET_SOCK_RELEASE)
@@ -202,12 +223,41 @@ def _sk_lookup(off: int, size: int, write: bool, env: ProgEnv, info: AccessInfo)
     return False
 
 
+_O = BPF_SOCK_OPS
+_OPS_WRITABLE = frozenset((_O.offsetof("args"), _O.offsetof("sk_txhash")))  # reply, sk_txhash
+_OPS_U64 = (_rng(_O, "bytes_received", "bytes_acked"), _rng(_O, "skb_hwtstamp"))
+_OPS_PTRS = ((_rng(_O, "sk"), PTR_TO_SOCKET_OR_NULL), (_rng(_O, "skb_data"), PTR_TO_PACKET),
+             (_rng(_O, "skb_data_end"), PTR_TO_PACKET_END))  # fmt: skip
+_OPS_TCP_FLAGS = _O.offsetof("skb_tcp_flags")
+
+
+def _sock_ops(off: int, size: int, write: bool, env: ProgEnv, info: AccessInfo) -> bool:
+    """``sock_ops_is_valid_access``."""
+    if off < 0 or off >= _O.size or off % size:
+        return False
+    if write:
+        return off in _OPS_WRITABLE and size == 4
+    if any(off in r for r in _OPS_U64):
+        return size == 8
+    for r, reg in _OPS_PTRS:
+        if off in r:
+            if size != 8:
+                return False
+            info.reg_type = reg
+            return True
+    if off == _OPS_TCP_FLAGS:
+        info.field_size = 4
+        return narrow_ok(size, 4)
+    return size == 4
+
+
 _BY_TYPE: dict[Pt, ValidAccess] = {
     Pt.CGROUP_SOCK: _cg_sock,
     Pt.CGROUP_SOCK_ADDR: _sock_addr,
     Pt.SK_MSG: _sk_msg,
     Pt.SK_REUSEPORT: _sk_reuseport,
     Pt.SK_LOOKUP: _sk_lookup,
+    Pt.SOCK_OPS: _sock_ops,
 }
 
 

@@ -143,8 +143,21 @@ BPF_SK_LOOKUP = _layout("bpf_sk_lookup", (
     ("local_port", 4), ("ingress_ifindex", 4),
 ))  # fmt: skip
 
+BPF_SOCK_OPS = _layout("bpf_sock_ops", (
+    ("op", 4), ("args", 4, 4), ("family", 4), ("remote_ip4", 4), ("local_ip4", 4),
+    ("remote_ip6", 4, 4), ("local_ip6", 4, 4), ("remote_port", 4), ("local_port", 4),
+    ("is_fullsock", 4), ("snd_cwnd", 4), ("srtt_us", 4), ("bpf_sock_ops_cb_flags", 4),
+    ("state", 4), ("rtt_min", 4), ("snd_ssthresh", 4), ("rcv_nxt", 4), ("snd_nxt", 4),
+    ("snd_una", 4), ("mss_cache", 4), ("ecn_flags", 4), ("rate_delivered", 4),
+    ("rate_interval_us", 4), ("packets_out", 4), ("retrans_out", 4), ("total_retrans", 4),
+    ("segs_in", 4), ("data_segs_in", 4), ("segs_out", 4), ("data_segs_out", 4),
+    ("lost_out", 4), ("sacked_out", 4), ("sk_txhash", 4), ("bytes_received", 8),
+    ("bytes_acked", 8), ("sk", 8, 1, True), ("skb_data", 8, 1, True),
+    ("skb_data_end", 8, 1, True), ("skb_len", 4), ("skb_tcp_flags", 4), ("skb_hwtstamp", 8),
+))  # fmt: skip
+
 CTX_LAYOUTS: Mapping[str, CtxLayout] = MappingProxyType({
     c.name: c for c in (SK_BUFF, XDP_MD, PT_REGS, PERF_EVENT_DATA, RAW_TRACEPOINT_ARGS,
                         TRACING_ARGS, BPF_SOCK, BPF_SOCK_ADDR, SK_MSG_MD, SK_REUSEPORT_MD,
-                        BPF_SK_LOOKUP)
+                        BPF_SK_LOOKUP, BPF_SOCK_OPS)
 })  # fmt: skip

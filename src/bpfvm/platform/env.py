@@ -5,9 +5,12 @@ loaded (expected attach type, sleepable flag, attach target). All frozen values.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, IntFlag
+from pathlib import Path
 
 
 class Cap(IntFlag):
@@ -57,6 +60,46 @@ class KernelConfig:
             ipv6_seg6_bpf="CONFIG_IPV6_SEG6_BPF" in enabled,
             lockdown=lockdown,
         )
+
+    @classmethod
+    def running(
+        cls,
+        config_path: str | Path = "/proc/config.gz",
+        lockdown_path: str | Path = "/sys/kernel/security/lockdown",
+    ) -> KernelConfig | None:
+        """The running kernel's configuration, None when it cannot be read.
+
+        The options come from ``config_path`` (gzip-compressed or plain); the lockdown level
+        from ``lockdown_path`` (securityfs: ``none [integrity] confidentiality``, the
+        bracketed one in force) when it is readable, else the level the configuration forces.
+        """
+        try:
+            raw = Path(config_path).read_bytes()
+            text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("latin-1")
+        except (OSError, gzip.BadGzipFile, EOFError):
+            return None
+        cfg = cls.from_kconfig(text)
+        level = read_lockdown(lockdown_path)
+        return cfg if level is None else replace(cfg, lockdown=level)
+
+
+def read_lockdown(path: str | Path = "/sys/kernel/security/lockdown") -> Lockdown | None:
+    """The lockdown level in force from securityfs (``none [integrity] confidentiality``)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    m = re.search(r"\[(\w+)\]", text)
+    if m is None or m.group(1).upper() not in Lockdown.__members__:
+        return None
+    return Lockdown[m.group(1).upper()]
+
+
+@functools.cache
+def running_kernel_config() -> KernelConfig:
+    """:meth:`KernelConfig.running` for this machine (read once), or the permissive default
+    (every option on, no lockdown) when the running kernel's configuration is not readable."""
+    return KernelConfig.running() or KernelConfig()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpfvm.platform.env import ProgEnv
+from bpfvm.platform.env import KernelConfig, ProgEnv, running_kernel_config
 from bpfvm.program.model import Program
 from bpfvm.verifier.env import InsnAux
 from bpfvm.verifier.errors import VerifierBug, VerifierReject
@@ -35,14 +35,16 @@ class VerifierResult:
     seen_helpers: frozenset[int] = frozenset()
 
 
-def prog_env(program: Program) -> ProgEnv:
+def prog_env(program: Program, config: KernelConfig | None = None) -> ProgEnv:
     """The :class:`ProgEnv` a program is loaded with (its expected attach type, sleepable flag
-    and attach target)."""
+    and attach target) on a kernel built and booted as ``config`` (default: the running
+    kernel's, :func:`~bpfvm.platform.env.running_kernel_config`)."""
     eat = program.expected_attach_type
     return ProgEnv(
         expected_attach_type=int(eat) if eat is not None else None,
         sleepable=program.sleepable,
         attach_func=program.attach_to,
+        config=config if config is not None else running_kernel_config(),
     )
 
 
@@ -55,6 +57,13 @@ def verify(
 ) -> VerifierResult:
     """Verify ``program`` as the kernel would load it; never raises for an unsafe program.
 
+    ``env`` None means the program's own facts (:func:`prog_env`) on the RUNNING kernel:
+    its build options from ``/proc/config.gz`` and its lockdown level from
+    ``/sys/kernel/security/lockdown`` (or the level the configuration forces), so a helper the
+    kernel would refuse (``bpf_override_return`` without ``CONFIG_BPF_KPROBE_OVERRIDE``,
+    ``bpf_probe_write_user`` under lockdown, ...) is refused here too; when that is not
+    readable, the permissive default (every option on, no lockdown). Pass ``env`` (e.g.
+    ``prog_env(program, KernelConfig())``) for a machine-independent verdict.
     ``insn_limit`` is the kernel's ``BPF_COMPLEXITY_LIMIT_INSNS``; only tests lower it.
     """
     from bpfvm.verifier.main import verify_program
@@ -94,4 +103,4 @@ def verify(
     )
 
 
-__all__ = ["InsnAux", "VerifierBug", "VerifierReject", "VerifierResult", "verify"]
+__all__ = ["InsnAux", "VerifierBug", "VerifierReject", "VerifierResult", "prog_env", "verify"]

@@ -81,10 +81,10 @@ def _pkt_branch_taken(dst: RegState, src: RegState, op: int) -> int:
         return -1
     if pkt.range >= 0:
         return -1
-    if op in (JmpOp.JLE, JmpOp.JLT):
+    if op in (JmpOp.JLE, JmpOp.JGT):  # pkt <= pkt_end, pkt > pkt_end
         if pkt.range == BEYOND_PKT_END:
             return int(op == JmpOp.JGT)
-    elif op in (JmpOp.JGT, JmpOp.JGE) and pkt.range in (BEYOND_PKT_END, AT_PKT_END):
+    elif op in (JmpOp.JLT, JmpOp.JGE) and pkt.range in (BEYOND_PKT_END, AT_PKT_END):
         return int(op == JmpOp.JGE)
     return -1
 

@@ -134,24 +134,54 @@ def save_aux_ptr_type(env: Env, type_: int, allow_trust_mismatch: bool) -> None:
     raise reject("same insn cannot be used with different pointers", EINVAL)
 
 
-def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int) -> None:
-    """``check_ptr_alignment`` for an unaligned-friendly host: only stack accesses are strict."""
-    if reg.type != PTR_TO_STACK or size == 1:
+def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict: bool = False) -> None:
+    """``check_ptr_alignment`` for an unaligned-friendly host: stack accesses are strict, others
+    only when ``strict`` (``strict_alignment_once``: atomics)."""
+    if size == 1:
         return
+    t = reg.type
+    if t == PTR_TO_STACK:
+        reg_off = reg.s.var_off.add(Tnum.const(reg.off + off))
+        if reg_off.value & (size - 1):
+            raise reject(
+                f"misaligned stack access off {reg.s.var_off}+{reg.off}+{off} size {size}",
+                EACCES,
+            )
+        return
+    if not strict or t & 0xFF == PTR_TO_ARENA:
+        return
+    if t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        ip_align = 2  # NET_IP_ALIGN as the kernel forces it for strict packet alignment
+        reg_off = reg.s.var_off.add(Tnum.const(ip_align + reg.off + off))
+        if (reg_off.value | reg_off.mask) & (size - 1):
+            raise reject(
+                f"misaligned packet access off {ip_align}+{reg.s.var_off}+{reg.off}+{off} "
+                f"size {size}",
+                EACCES,
+            )
+        return
+    desc = "ptr " if t & 0xFF == PTR_TO_BTF_ID else _ALIGN_DESC.get(t, "")
     reg_off = reg.s.var_off.add(Tnum.const(reg.off + off))
-    if reg_off.value & (size - 1):
+    if (reg_off.value | reg_off.mask) & (size - 1):
         raise reject(
-            f"misaligned stack access off {reg.s.var_off}+{reg.off}+{off} size {size}", EACCES
+            f"misaligned {desc}access off {reg.s.var_off}+{reg.off}+{off} size {size}", EACCES
         )
 
 
 def check_mem_access(
-    env: Env, regno: int, off: int, size: int, write: bool, value_regno: int, is_ldsx: bool
+    env: Env,
+    regno: int,
+    off: int,
+    size: int,
+    write: bool,
+    value_regno: int,
+    is_ldsx: bool,
+    strict_alignment_once: bool = False,
 ) -> None:
     """``check_mem_access``."""
     regs = env.regs
     reg = regs[regno]
-    check_ptr_alignment(env, reg, off, size)
+    check_ptr_alignment(env, reg, off, size, strict_alignment_once)
     off += reg.off
     t = reg.type
     base = t & 0xFF
@@ -187,7 +217,10 @@ def check_mem_access(
     elif t in _SK_TYPES:
         if write:
             raise reject(f"R{regno} cannot write into {reg_type_str(t)}", EACCES)
-        raise reject(f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}", EACCES)
+        check_ptr_off_reg(env, reg, regno, False)
+        _sock_access(env, reg, regno, off, size)
+        if value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
     elif t in (PTR_TO_TP_BUFFER, PTR_TO_ARENA):
         if not write and value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
@@ -298,6 +331,26 @@ def _ctx_access(
         if rt & PTR_MAYBE_NULL:
             dst.id = env.new_id()
     dst.type = rt
+
+
+def _sock_access(env: Env, reg: RegState, regno: int, off: int, size: int) -> None:
+    """``check_sock_access`` (reads; writes are refused before)."""
+    from bpfvm.platform.access_info import AccessInfo
+    from bpfvm.platform.ctx_access_sock import sock_pointer_valid_access
+
+    if reg.s.smin < 0:
+        raise reject(
+            f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) "
+            "check.",
+            EACCES,
+        )
+    info = AccessInfo()
+    kind = {PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_SOCKET: "sock",
+            PTR_TO_TCP_SOCK: "tcp_sock", PTR_TO_XDP_SOCK: "xdp_sock"}[reg.type]  # fmt: skip
+    if not sock_pointer_valid_access(kind, off, size, info):
+        t = reg.type
+        raise reject(f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}", EACCES)
+    env.aux[env.insn_idx].ctx_field_size = info.field_size
 
 
 def check_ptr_off_reg(env: Env, reg: RegState, regno: int, fixed_off_ok: bool) -> None:

@@ -112,6 +112,7 @@ class Env:
     free_states: dict[int, StateListEntry] = field(default_factory=dict)
     prev_linfo: Any = None
     insn_limit: int = 1_000_000  # BPF_COMPLEXITY_LIMIT_INSNS
+    max_out_stack_args: dict[int, int] = field(default_factory=dict)  # per subprogram
     nr_cpu_ids: int = field(default_factory=lambda: possible_cpu_count())
 
     def __post_init__(self) -> None:

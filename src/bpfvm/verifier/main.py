@@ -43,6 +43,13 @@ from bpfvm.verifier.env import (
 from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
 from bpfvm.verifier.log import VerifierLog, reg_type_str
 from bpfvm.verifier.prune import is_state_visited, maybe_exit_scc, maybe_free_state
+from bpfvm.verifier.stack_args import (
+    BPF_REG_PARAMS,
+    check_stack_arg_audit,
+    check_stack_arg_insn,
+    invalidate_outgoing_stack_args,
+    is_stack_arg_insn,
+)
 from bpfvm.verifier.state import (
     CONST_PTR_TO_MAP,
     PTR_TO_CTX,
@@ -90,6 +97,7 @@ def verify_program(
         do_check_main(env)
         do_check_subprogs(env)
         check_max_stack_depth(env)
+        check_stack_arg_audit(env)
     except VerifierReject as exc:
         exc.env = env  # type: ignore[attr-defined]
         raise
@@ -202,6 +210,10 @@ def do_check_insn(env: Env, insn: Insn) -> int:
     """``do_check_insn``: 0 = go on, 1 = the path ended, 2 = returned from a subprogram."""
     code = insn.code
     cls = code & 7
+    if (insn.src == BPF_REG_PARAMS or insn.dst == BPF_REG_PARAMS) and is_stack_arg_insn(insn):
+        check_stack_arg_insn(env, insn)
+        env.insn_idx += 1
+        return 0
     if cls in (4, 7):
         check_alu_op(env, insn)
     elif cls == 1:
@@ -259,6 +271,7 @@ def _check_call_insn(env: Env, insn: Insn, cls: int) -> None:
     elif insn.src == 2:
         raise reject(f"kernel btf_id {insn.imm} is not a function", EINVAL)
     else:
+        invalidate_outgoing_stack_args(env, env.cur.frame[env.cur.curframe])
         check_helper_call(env, insn)
 
 
@@ -387,10 +400,10 @@ def _check_atomic_rmw(env: Env, insn: Insn, size: int) -> None:
     if insn.imm & 1:
         load_reg = 0 if insn.imm == 0xF1 else insn.src
         check_reg_arg(env, load_reg, DST_OP)
-    check_mem_access(env, insn.dst, insn.off, size, False, -1, False)
+    check_mem_access(env, insn.dst, insn.off, size, False, -1, False, True)
     if load_reg >= 0:
-        check_mem_access(env, insn.dst, insn.off, size, False, load_reg, False)
-    check_mem_access(env, insn.dst, insn.off, size, True, -1, False)
+        check_mem_access(env, insn.dst, insn.off, size, False, load_reg, False, True)
+    check_mem_access(env, insn.dst, insn.off, size, True, -1, False, True)
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bpfvm.verifier.env import Env, StateListEntry, mark_reg_not_init
 from bpfvm.verifier.errors import EINVAL, VerifierReject
+from bpfvm.verifier.stack_args import stack_arg_safe
 from bpfvm.verifier.state import (
     BPF_ADD_CONST,
     BPF_REG_FP,
@@ -231,7 +232,9 @@ def func_states_equal(
     for i in range(MAX_BPF_REG):
         if live >> i & 1 and not regsafe(env, oregs[i], cregs[i], idmap, exact):
             return False
-    return stacksafe(env, old, cur, idmap, exact)
+    if not stacksafe(env, old, cur, idmap, exact):
+        return False
+    return stack_arg_safe(env, old, cur, idmap, exact)
 
 
 def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: int) -> bool:

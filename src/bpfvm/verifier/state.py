@@ -247,8 +247,10 @@ class FuncState:
         "in_async_callback_fn",
         "in_callback_fn",
         "in_exception_callback_fn",
+        "no_stack_arg_load",
         "regs",
         "stack",
+        "stack_args",
         "subprogno",
     )
 
@@ -264,6 +266,8 @@ class FuncState:
         self.in_exception_callback_fn = False
         self.callback_depth = 0
         self.async_entry_cnt = 0
+        self.stack_args: list[RegState | None] = []  # outgoing stack-argument slots (r11 - 8k)
+        self.no_stack_arg_load = False  # an r11 store or a call happened: no incoming reads
 
     @property
     def allocated_stack(self) -> int:
@@ -288,6 +292,8 @@ class FuncState:
         f.in_exception_callback_fn = self.in_exception_callback_fn
         f.callback_depth = self.callback_depth
         f.async_entry_cnt = self.async_entry_cnt
+        f.stack_args = [r.copy() if r is not None else None for r in self.stack_args]
+        f.no_stack_arg_load = self.no_stack_arg_load
         return f
 
 

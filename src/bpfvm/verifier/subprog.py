@@ -30,6 +30,11 @@ from bpfvm.verifier.env import (
 from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar import S64_MAX, S64_MIN
+from bpfvm.verifier.stack_args import (
+    check_outgoing_stack_args,
+    invalidate_outgoing_stack_args,
+    mark_called,
+)
 from bpfvm.verifier.state import (
     MAX_CALL_FRAMES,
     PTR_MAYBE_NULL,
@@ -128,7 +133,10 @@ def check_func_call(env: Env, insn: Insn) -> None:
     caller = st.frame[st.curframe]
     if subprog_is_global(env, subprog):
         _call_global(env, subprog, caller)
+        invalidate_outgoing_stack_args(env, caller)
         return
+    check_outgoing_stack_args(env, caller, subprog)
+    mark_called(env, caller)
     setup_func_entry(env, subprog, env.insn_idx, st, _set_callee_state)
     clear_caller_saved_regs(env, caller)
     env.insn_idx = env.info.subprogs[subprog].start - 1
@@ -150,6 +158,9 @@ def _call_global(env: Env, subprog: int, caller: FuncState) -> None:
             EINVAL,
         )
     args = prepare_func_args(env, subprog)
+    if args is not None and not _returns_scalar(env, subprog):
+        env.verbose(f"Global function {name}() doesn't return scalar. Only those are supported.\n")
+        args = None
     if args is None or not _args_match(env, caller, args):
         raise reject(f"Caller passes invalid args into func#{subprog} ('{name}')", EINVAL)
     if env.log.enabled:
@@ -157,6 +168,16 @@ def _call_global(env: Env, subprog: int, caller: FuncState) -> None:
     env.info.subprogs[subprog].called = True
     clear_caller_saved_regs(env, caller)
     mark_reg_unknown(caller.regs[0])
+
+
+def _returns_scalar(env: Env, subprog: int) -> bool:
+    """``btf_prepare_func_args``: a global function returns an int or an enum."""
+    t = subprog_btf(env, subprog)
+    btf = env.info.prog.btf
+    ret = btf[t.ref].ref
+    if not ret:
+        return False  # void
+    return int(btf[btf.strip(ret)].kind) in (1, 6, 19)  # INT, ENUM, ENUM64
 
 
 def _args_match(env: Env, caller: FuncState, args: list[FuncArg]) -> bool:
@@ -237,6 +258,7 @@ def prepare_func_exit(env: Env) -> None:
         env.insn_idx = callee.callsite
     else:
         caller.regs[0].assign(r0)
+        invalidate_outgoing_stack_args(env, caller)
         env.insn_idx = callee.callsite + 1
     if env.log.enabled:
         env.verbose("returning from callee:\n")
