@@ -269,6 +269,22 @@ def native_table(quick: bool) -> None:
     )
 
 
+def call_overhead_table(quick: bool) -> None:
+    """What one ``test_run`` call costs from Python (repeat 1, wall time, mean of many calls):
+    the per-call overhead a test suite pays, next to the in-loop ns/run above."""
+    calls = 200 if quick else 2_000
+    data = (EXAMPLES / "packets" / "ipv4_tcp.bin").read_bytes()
+    print("\none test_run call from Python (xdp_firewall, repeat 1), us per call")
+    path = EXAMPLES / "c" / "xdp_firewall.bpf.o"
+    for engine in ("interp", "jit"):
+        loaded = LoadedObject(load_object(path.read_bytes(), str(path)), engine=engine)
+        loaded.test_run("xdp_firewall", data)  # compile and warm up
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            loaded.test_run("xdp_firewall", data)
+        print(f"  {engine:<7} {(time.perf_counter_ns() - start) / calls / 1000:9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -278,6 +294,8 @@ def main() -> None:
     if not args.native_only:
         examples_table(args.quick)
     native_table(args.quick)
+    if not args.native_only:
+        call_overhead_table(args.quick)
 
 
 if __name__ == "__main__":
