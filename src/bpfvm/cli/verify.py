@@ -54,6 +54,10 @@ def add_verify_parser(sub: Any) -> None:
         choices=("none", "integrity", "confidentiality"),
         help="the lockdown level (default: the running kernel's, or what the config forces)",
     )
+    p.add_argument(
+        "--kernel", action="store_true",
+        help="also load each program into the running kernel (needs root) and show both verdicts",
+    )  # fmt: skip
     p.set_defaults(func=verify_command)
 
 
@@ -74,7 +78,28 @@ def verify_command(args: argparse.Namespace) -> int:
         _report(prog, result, args)
         if not result.accepted:
             status = EXIT_REJECTED
+        if args.kernel:
+            _report_kernel(prog, result)
     return status
+
+
+def _report_kernel(prog: Program, ours: VerifierResult) -> None:
+    """The running kernel's verdict on the same program, next to bpfvm's."""
+    from bpfvm.kernel.loader import load_program
+    from bpfvm.kernel.syscall import KernelUnavailable
+
+    try:
+        theirs = load_program(prog)
+    except KernelUnavailable as exc:
+        print(f"{prog.name}: kernel: unavailable ({exc})")
+        return
+    if theirs.unavailable:
+        print(f"{prog.name}: kernel: unavailable ({theirs.unavailable})")
+        return
+    verdict = "accepted" if theirs.accepted else f"rejected: {theirs.error}"
+    same = ours.accepted == theirs.accepted and (ours.accepted or ours.error == theirs.error)
+    agreement = "same verdict" if same else "DIFFERENT verdict"
+    print(f"{prog.name}: kernel: {verdict} (processed {theirs.processed_insns} insns; {agreement})")
 
 
 def _kernel_config(args: argparse.Namespace) -> KernelConfig:
