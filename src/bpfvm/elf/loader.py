@@ -67,7 +67,7 @@ def load_object(data: bytes, source: str = "<elf>", *, target_btf: Btf | None = 
         raise InputError(f"{source}: malformed object: {type(exc).__name__}: {exc}") from None
 
 
-def _functions(obj: ObjectFile, sec: Section) -> list[Function]:
+def section_functions(obj: ObjectFile, sec: Section) -> list[Function]:
     """The functions of an executable section (libbpf: FUNC or global NOTYPE symbols)."""
     nslots = len(sec.data) // 8
     syms = sorted(
@@ -105,7 +105,9 @@ class _Loader:
         self.btf, self.ext = btfmaps.read_btf(obj)
         self._collect_maps()
         functions = {
-            sec.index: _functions(obj, sec) for sec in obj.sections if sec.executable and sec.data
+            sec.index: section_functions(obj, sec)
+            for sec in obj.sections
+            if sec.executable and sec.data
         }
         slots = {idx: section_slots(obj.sections[idx]) for idx in functions}
         if self.ext is not None:
