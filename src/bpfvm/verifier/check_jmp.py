@@ -377,44 +377,19 @@ def _match_pkt_pointers(
     data_rhs = (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET) or (
         _init_pkt(dst, PTR_TO_PACKET) and src.type == PTR_TO_PACKET_META
     )
-    if op == JmpOp.JGT:
-        if data_lhs:
-            _good_pkt(this, dst, dst.type, False)
-            _pkt_end(other, insn.dst, True)
-        elif data_rhs:
-            _good_pkt(other, src, src.type, True)
-            _pkt_end(this, insn.src, False)
-        else:
-            return False
-    elif op == JmpOp.JLT:
-        if data_lhs:
-            _good_pkt(other, dst, dst.type, True)
-            _pkt_end(this, insn.dst, False)
-        elif data_rhs:
-            _good_pkt(this, src, src.type, False)
-            _pkt_end(other, insn.src, True)
-        else:
-            return False
-    elif op == JmpOp.JGE:
-        if data_lhs:
-            _good_pkt(this, dst, dst.type, True)
-            _pkt_end(other, insn.dst, False)
-        elif data_rhs:
-            _good_pkt(other, src, src.type, False)
-            _pkt_end(this, insn.src, True)
-        else:
-            return False
-    elif op == JmpOp.JLE:
-        if data_lhs:
-            _good_pkt(other, dst, dst.type, False)
-            _pkt_end(this, insn.dst, True)
-        elif data_rhs:
-            _good_pkt(this, src, src.type, True)
-            _pkt_end(other, insn.src, False)
-        else:
-            return False
-    else:
+    if op not in (JmpOp.JGT, JmpOp.JLT, JmpOp.JGE, JmpOp.JLE) or not (data_lhs or data_rhs):
         return False
+    # The branch where the packet pointer is known to be below the end gets the range; the
+    # other one learns the end. Which branch that is follows the operator and the side.
+    greater = op in (JmpOp.JGT, JmpOp.JGE)
+    if data_lhs:
+        in_range, end = (this, other) if greater else (other, this)
+        reg, regno, open_range = dst, insn.dst, op in (JmpOp.JGE, JmpOp.JLT)
+    else:
+        in_range, end = (other, this) if greater else (this, other)
+        reg, regno, open_range = src, insn.src, op in (JmpOp.JGT, JmpOp.JLE)
+    _good_pkt(in_range, reg, reg.type, open_range)
+    _pkt_end(end, regno, not open_range)
     return True
 
 
