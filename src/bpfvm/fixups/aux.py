@@ -104,9 +104,7 @@ VERIFIER_FACTS = frozenset(
 
 def _insn_aux_from(v: Any, idx: int) -> InsnAux:
     """One verifier ``InsnAux`` (any object with the kernel's field names) as ours."""
-    loop = getattr(v, "loop_inline", None)
-    if loop is None and getattr(v, "loop_fit_for_inline", False):
-        loop = LoopInline(True, int(getattr(v, "loop_callback_subprog", -1)))
+    loop = _loop_inline_from(v)
     map_idx = int(getattr(v, "map_idx", MAP_NONE))
     return InsnAux(
         seen=bool(getattr(v, "seen", True)),
@@ -121,6 +119,20 @@ def _insn_aux_from(v: Any, idx: int) -> InsnAux:
         fastcall_spills=int(getattr(v, "fastcall_spills_num", 0) or 0),
         jmp_target=bool(getattr(v, "indirect_target", False)),
     )
+
+
+def _loop_inline_from(v: Any) -> LoopInline | None:
+    """``loop_inline_state``: ours, or the verifier's (``fit_for_inline`` and
+    ``callback_subprogno``, set at every ``call bpf_loop`` it reached)."""
+    loop = getattr(v, "loop_inline", None)
+    if isinstance(loop, LoopInline):
+        return loop
+    if loop is not None:
+        sub = getattr(loop, "callback_subprogno", getattr(loop, "callback_subprog", -1))
+        return LoopInline(bool(getattr(loop, "fit_for_inline", False)), int(sub))
+    if getattr(v, "loop_fit_for_inline", False):
+        return LoopInline(True, int(getattr(v, "loop_callback_subprog", -1)))
+    return None
 
 
 def _subprogs_from(result: Any, starts: Sequence[int]) -> tuple[SubprogAux, ...]:

@@ -77,6 +77,7 @@ class BpfCmd(IntEnum):
     MAP_LOOKUP_AND_DELETE_ELEM = 21
     MAP_FREEZE = 22
     BTF_LOAD = 18
+    OBJ_GET_INFO_BY_FD = 15
 
 
 class ProgType(IntEnum):
@@ -635,3 +636,35 @@ def prog_load_ex(
         if fd >= 0:
             return LoadedProg(fd), LoadResult(True, 0, text)
         return None, LoadResult(False, err, text)
+
+
+# --- BPF_OBJ_GET_INFO_BY_FD ------------------------------------------------------------------
+
+# struct bpf_prog_info: the offsets of the fields read here.
+_PI_XLATED_LEN = 20  # __u32 xlated_prog_len
+_PI_XLATED_INSNS = 32  # __aligned_u64 xlated_prog_insns
+_PI_SIZE = 40  # a prefix holding both (the kernel zero-fills the rest)
+
+
+def _prog_info(fd: int, info: ctypes.Array[ctypes.c_char]) -> None:
+    attr = _attr()
+    struct.pack_into("<IIQ", attr, 0, fd, len(info), _addr(info))
+    _bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr)
+
+
+def prog_xlated_insns(fd: int) -> bytes:
+    """The loaded program ``fd`` as the kernel rewrote it (``bpf_prog_info.xlated_prog_insns``,
+    what ``bpftool prog dump xlated`` prints): encoded ``struct bpf_insn`` slots. Needs
+    CAP_SYS_ADMIN-like rights (the kernel reports an empty program otherwise); errors raise
+    OSError."""
+    info = ctypes.create_string_buffer(_PI_SIZE)
+    _prog_info(fd, info)
+    (size,) = struct.unpack_from("<I", info, _PI_XLATED_LEN)
+    if not size:
+        return b""
+    insns = ctypes.create_string_buffer(size)
+    info = ctypes.create_string_buffer(_PI_SIZE)
+    struct.pack_into("<I", info, _PI_XLATED_LEN, size)
+    struct.pack_into("<Q", info, _PI_XLATED_INSNS, _addr(insns))
+    _prog_info(fd, info)
+    return insns.raw[:size]

@@ -16,6 +16,7 @@ from bpfvm.program.model import Program
 from bpfvm.verifier.env import InsnAux
 from bpfvm.verifier.errors import VerifierBug, VerifierReject
 from bpfvm.verifier.log import VerifierLog, stats_line
+from bpfvm.verifier.structure import Subprog
 
 
 @dataclass
@@ -32,6 +33,7 @@ class VerifierResult:
     peak_states: int = 0
     aux: list[InsnAux] = field(default_factory=list)
     stack_depths: list[int] = field(default_factory=list)
+    subprogs: list[Subprog] = field(default_factory=list)  # bpf_subprog_info
     seen_helpers: frozenset[int] = frozenset()
 
 
@@ -99,6 +101,7 @@ def verify(
         peak_states=peak,
         aux=e.aux if e is not None else [],
         stack_depths=[sp.stack_depth for sp in e.info.subprogs] if e is not None else [],
+        subprogs=list(e.info.subprogs) if e is not None else [],
         seen_helpers=frozenset(e.seen_helpers) if e is not None else frozenset(),
     )
 

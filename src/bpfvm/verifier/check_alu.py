@@ -308,23 +308,23 @@ def _update_linked_id(env: Env, op: int, alu64: bool, dst: RegState, src_s: Scal
 
 
 def _check_reg_sane_offset(reg: RegState, type_: int) -> None:
-    """``check_reg_sane_offset``."""
+    """``check_reg_sane_offset``; its caller turns a refusal into EINVAL."""
     s = reg.s
     name = reg_type_str(type_)
     if s.var_off.mask == 0:
         val = s.var_off.value
         sval = val - (1 << 64) if val >> 63 else val
         if sval >= BPF_MAX_VAR_OFF or sval <= -BPF_MAX_VAR_OFF:
-            raise reject(f"math between {name} pointer and {sval} is not allowed", EACCES)
+            raise reject(f"math between {name} pointer and {sval} is not allowed", EINVAL)
     if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
-        raise reject(f"{name} pointer offset {reg.off} is not allowed", EACCES)
+        raise reject(f"{name} pointer offset {reg.off} is not allowed", EINVAL)
     if s.smin == S64_MIN:
         raise reject(
             f"math between {name} pointer and register with unbounded min value is not allowed",
-            EACCES,
+            EINVAL,
         )
     if s.smin >= BPF_MAX_VAR_OFF or s.smin <= -BPF_MAX_VAR_OFF:
-        raise reject(f"value {s.smin} makes {name} pointer be out of bounds", EACCES)
+        raise reject(f"value {s.smin} makes {name} pointer be out of bounds", EINVAL)
 
 
 def adjust_ptr_min_max_vals(

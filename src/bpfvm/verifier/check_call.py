@@ -19,7 +19,7 @@ from bpfvm.platform.map_types import map_func_compatible
 from bpfvm.platform.prog_types import func_proto, helper_allowed
 from bpfvm.platform.proto import HelperProto
 from bpfvm.program.model import BPF_F_RDONLY_PROG
-from bpfvm.program.uapi import MapType
+from bpfvm.program.uapi import AttachType, MapType, ProgType
 from bpfvm.verifier.check_helper_mem import (
     check_const_str,
     check_helper_mem_access,
@@ -40,10 +40,12 @@ from bpfvm.verifier.env import (
     mark_reg_unknown,
 )
 from bpfvm.verifier.errors import EACCES, EFAULT, EINVAL, ENOTSUPP, reject
+from bpfvm.verifier.fixup_facts import update_loop_inline_state
 from bpfvm.verifier.log import reg_type_str
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.refs import acquire_reference, process_spin_lock, release_reference
 from bpfvm.verifier.scalar import Scalar, reg_bounds_sync
+from bpfvm.verifier.stack_args import prog_has_stack_args
 from bpfvm.verifier.state import (
     CONST_PTR_TO_DYNPTR,
     CONST_PTR_TO_MAP,
@@ -149,7 +151,7 @@ class CallMeta:
 
 def func_name(func_id: int) -> str:
     """``func_id_name``."""
-    return HELPER_NAMES.get(func_id, "unknown") if func_id > 0 else "unknown"
+    return HELPER_NAMES.get(func_id, "unknown") if func_id >= 0 else "unknown"
 
 
 def get_helper_proto(env: Env, func_id: int) -> HelperProto:
@@ -203,8 +205,38 @@ def check_helper_call(env: Env, insn: Insn) -> None:
                 f"cannot pass map_type {int(m.type)} into func {func_name(func_id)}#{func_id}",
                 EINVAL,
             )
+    if func_id == F["tail_call"] and prog_has_stack_args(env):
+        raise reject("tail_calls are not allowed in programs with stack args", EINVAL)
+    if func_id == F["get_func_ip"]:
+        check_get_func_ip(env)
     if func_id in PKT_CHANGERS:
         clear_all_pkt_pointers(env)
+
+
+_TRAMPOLINE_ATTACH = frozenset({
+    AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN,
+    AttachType.TRACE_FSESSION, AttachType.TRACE_FENTRY_MULTI, AttachType.TRACE_FEXIT_MULTI,
+    AttachType.TRACE_FSESSION_MULTI,
+})  # fmt: skip
+
+
+def check_get_func_ip(env: Env) -> None:
+    """``check_get_func_ip``: kprobes and trampoline-based tracing programs only."""
+    fid = F["get_func_ip"]
+    if env.prog_type == ProgType.TRACING:
+        eat = env.info.prog.expected_attach_type
+        if eat is None or int(eat) not in _TRAMPOLINE_ATTACH:
+            raise reject(
+                f"func {func_name(fid)}#{fid} supported only for fentry/fexit/fsession/fmod_ret "
+                "programs",
+                ENOTSUPP,
+            )
+        return
+    if env.prog_type == ProgType.KPROBE:
+        return
+    raise reject(
+        f"func {func_name(fid)}#{fid} not supported for program type {env.prog_type}", ENOTSUPP
+    )
 
 
 def _release(env: Env, meta: CallMeta, reg: RegState) -> None:
@@ -225,8 +257,10 @@ def _special_cases(env: Env, insn: Insn, meta: CallMeta) -> None:
     fid = meta.func_id
     if fid == F["tail_call"]:
         check_resource_leak(env, False, True, "tail_call")
-        if any(f.in_callback_fn for f in env.cur.frame):
-            # 6.18 rejects this through a backtracking bug report; bpfvm rejects it outright
+        if env.frame.in_callback_fn:
+            # 6.18 rejects a tail call in the callback's own body through a backtracking bug
+            # report (bpfvm rejects it outright) and accepts one in a static subprogram the
+            # callback calls; newer kernels say "cannot tail call within callback"
             raise reject("verifier bug: callback unexpected regs 1", EFAULT)
     elif fid == F["get_local_storage"]:
         r2 = regs[2]
@@ -235,6 +269,7 @@ def _special_cases(env: Env, insn: Insn, meta: CallMeta) -> None:
     elif fid in _CALLBACK_HELPERS:
         push_callback_call(env, insn, meta.subprogno, fid)
     elif fid == F["loop"]:
+        update_loop_inline_state(env, meta.subprogno)
         mark_chain_precision(env, 1)
         f = env.frame
         if f.callback_depth < regs[1].s.umax:

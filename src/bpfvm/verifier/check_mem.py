@@ -15,6 +15,7 @@ from bpfvm.isa.insn import Insn
 from bpfvm.platform.ctx_access import check_ctx_access as platform_ctx_access
 from bpfvm.platform.prog_types import PacketAccess
 from bpfvm.program.model import BPF_F_RDONLY_PROG
+from bpfvm.verifier.check_map_ptr import check_ptr_to_map_access
 from bpfvm.verifier.check_stack import (
     check_stack_access_within_bounds,
     check_stack_read,
@@ -224,7 +225,9 @@ def check_mem_access(
     elif t in (PTR_TO_TP_BUFFER, PTR_TO_ARENA):
         if not write and value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
-    elif (base in (PTR_TO_BTF_ID, PTR_TO_BUF) and not t & PTR_MAYBE_NULL) or t == CONST_PTR_TO_MAP:
+    elif t == CONST_PTR_TO_MAP:
+        check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
+    elif base in (PTR_TO_BTF_ID, PTR_TO_BUF) and not t & PTR_MAYBE_NULL:
         raise reject(f"R{regno} invalid mem access '{reg_type_str(t)}'", EACCES)
     else:
         raise reject(f"R{regno} invalid mem access '{reg_type_str(t)}'", EACCES)

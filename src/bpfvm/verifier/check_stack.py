@@ -14,6 +14,7 @@ from __future__ import annotations
 from bpfvm.verifier.check_alu import assign_scalar_id_before_mov
 from bpfvm.verifier.env import Env, mark_reg_known, mark_reg_unknown
 from bpfvm.verifier.errors import EACCES, EFAULT, EINVAL, reject
+from bpfvm.verifier.fixup_facts import check_fastcall_stack_contract
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar_state import s64
 from bpfvm.verifier.state import (
@@ -82,15 +83,19 @@ def check_stack_access_within_bounds(
             raise reject(f"invalid unbounded variable-offset{extra} stack R{regno}", EACCES)
         min_off = s.smin + off
         max_off = s.smax + off + size
-    bad = min_off < -MAX_BPF_STACK or min_off > -1 or max_off > 0 or size < 0
-    if bad:
+    # check_stack_slot_within_bounds refuses the start (EACCES); an end above the frame
+    # pointer or a negative size is EINVAL
+    slot_bad = min_off < -MAX_BPF_STACK or min_off > -1
+    if slot_bad or max_off > 0 or size < 0:
+        err = EACCES if slot_bad else EINVAL
         if s.var_off.mask == 0:
-            raise reject(f"invalid{extra} stack R{regno} off={off} size={size}", EACCES)
+            raise reject(f"invalid{extra} stack R{regno} off={off} size={size}", err)
         raise reject(
             f"invalid variable-offset{extra} stack R{regno} var_off={s.var_off} off={off} "
             f"size={size}",
-            EACCES,
+            err,
         )
+    check_fastcall_stack_contract(env, state, env.insn_idx, min_off)
     state.grow_stack(-min_off)
     sub = env.info.subprogs[state.subprogno]
     sub.stack_depth = max(sub.stack_depth, -min_off)

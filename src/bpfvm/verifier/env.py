@@ -10,7 +10,7 @@ fixup stage reads. Nothing here is global: every verification builds its own :cl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpfvm.platform.env import ProgEnv
 from bpfvm.platform.prog_types import PROG_TYPES, ProgTypeSpec
@@ -34,6 +34,9 @@ from bpfvm.verifier.state import (
 )
 from bpfvm.verifier.structure import ProgInfo
 
+if TYPE_CHECKING:
+    from bpfvm.verifier.fixup_facts import LoopInlineState
+
 SRC_OP = 0
 DST_OP = 1
 DST_OP_NO_MARK = 2
@@ -53,6 +56,9 @@ class InsnAux:
     helper_id: int = -1
     zext_dst: bool = False  # a 32-bit definition the JIT must zero-extend
     is_iter_next: bool = False
+    loop_inline: LoopInlineState | None = None  # at a `call bpf_loop`
+    fastcall_pattern: bool = False  # a spill/fill of a fastcall pattern
+    fastcall_spills_num: int = 0  # at a fastcall call: spill/fill pairs to remove
 
 
 @dataclass
@@ -340,14 +346,15 @@ def push_stack_hook(
     env: Env, insn_idx: int, prev_insn_idx: int, speculative: bool
 ) -> VerifierState:
     """``push_stack``: queue a copy of the current state to continue at ``insn_idx``."""
-    from bpfvm.verifier.errors import E2BIG
+    from bpfvm.verifier.errors import EFAULT
     from bpfvm.verifier.state import copy_state
 
     st = copy_state(env.cur)
     st.speculative |= speculative
     env.stack.append(StackElem(st, insn_idx, prev_insn_idx, env.log.end_pos))
     if len(env.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-        raise reject(f"The sequence of {len(env.stack)} jumps is too complex.", E2BIG)
+        # 6.18's push_stack returns NULL and its callers turn that into EFAULT
+        raise reject(f"The sequence of {len(env.stack)} jumps is too complex.", EFAULT)
     if st.parent is not None:
         st.parent.branches += 1
     return st

@@ -41,6 +41,7 @@ from bpfvm.verifier.env import (
     push_stack_hook,
 )
 from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
+from bpfvm.verifier.fixup_facts import mark_fastcall_patterns
 from bpfvm.verifier.log import VerifierLog, reg_type_str
 from bpfvm.verifier.prune import is_state_visited, maybe_exit_scc, maybe_free_state
 from bpfvm.verifier.stack_args import (
@@ -93,6 +94,7 @@ def verify_program(
     info = prepare(prog, log)
     env = make_env(info, log, penv)
     env.insn_limit = insn_limit
+    mark_fastcall_patterns(env)
     try:
         do_check_main(env)
         do_check_subprogs(env)
@@ -264,7 +266,8 @@ def _check_call_insn(env: Env, insn: Insn, cls: int) -> None:
     if (insn.code & 8 or (insn.src != 2 and insn.off) or insn.src not in (0, 1, 2) or insn.dst
             or cls == 6):  # fmt: skip
         raise reject("BPF_CALL uses reserved fields", EINVAL)
-    if env.cur.active_locks and (insn.src != 0 or insn.imm != FUNC_SPIN_UNLOCK):
+    # static subprograms may be called under the lock (global ones fail in check_func_call)
+    if env.cur.active_locks and (insn.src == 2 or (insn.src == 0 and insn.imm != FUNC_SPIN_UNLOCK)):
         raise reject("function calls are not allowed while holding a lock", EINVAL)
     if insn.src == 1:
         check_func_call(env, insn)

@@ -16,6 +16,9 @@ pseudo-register r11 (``BPF_REG_PARAMS``): the caller writes them at ``r11 - 8k``
 * every call (helper, kfunc, global function, a static callee's return) invalidates the
   caller's outgoing slots;
 * after verification: ``func#%d writes %u stack arg slots, but calls only require %u``.
+* a tail call in a program with stack arguments: ``tail_calls are not allowed in programs
+  with stack args``; a callback whose BTF takes more than five arguments: ``callback
+  subprog cannot have stack args``.
 
 This machine's kernel (6.18) predates the feature; the behaviour follows the SPEC and the seed
 commit "Support stack arguments for bpf functions". The ``depth`` printed by the read error is
@@ -55,6 +58,11 @@ def in_stack_arg_cnt(env: Env, subprog: int) -> int:
         return 0
     proto = env.info.prog.btf[t.ref]
     return max(0, len(proto.params) - MAX_BPF_FUNC_REG_ARGS)
+
+
+def prog_has_stack_args(env: Env) -> bool:
+    """Whether any subprogram takes arguments through r11 (tail calls are then refused)."""
+    return any(in_stack_arg_cnt(env, i) for i in range(1, len(env.info.subprogs)))
 
 
 def check_stack_arg_insn(env: Env, insn: Insn) -> None:

@@ -30,7 +30,8 @@ from bpfvm.platform.env import ProgEnv
 from bpfvm.platform.prog_types import func_proto
 from bpfvm.program.model import MapSpec, Program
 from bpfvm.program.uapi import MapType, ProgType
-from bpfvm.verifier.errors import EINVAL, reject
+from bpfvm.verifier.btf_vmlinux import check_pseudo_btf_id
+from bpfvm.verifier.errors import E2BIG, EINVAL, reject
 from bpfvm.verifier.log import VerifierLog
 
 BPF_MAX_SUBPROGS = 256
@@ -70,6 +71,8 @@ class Subprog:
     changes_pkt_data: bool = False
     called: bool = False
     arg_cnt: int = 0
+    keep_fastcall_stack: bool = False  # a non-inlined call has a fastcall-like pattern
+    fastcall_stack_off: int = 0  # the top of the fastcall spill area (S16_MIN: no rewrite)
 
 
 @dataclass
@@ -158,7 +161,7 @@ def add_subprogs(info: ProgInfo, log: VerifierLog) -> None:
                 raise reject("call to invalid destination", EINVAL)
             starts.add(target)
             if len(starts) > BPF_MAX_SUBPROGS:
-                raise reject("too many subprograms", EINVAL)
+                raise reject("too many subprograms", E2BIG)
         elif insn.code == CALL and insn.src == 2:
             raise reject(f"kernel btf_id {insn.imm} is not a function", EINVAL)
     ordered = sorted(starts)
@@ -250,7 +253,13 @@ def check_attach(info: ProgInfo) -> None:
     spec = PROG_TYPES.get(prog.prog_type)
     eat = int(prog.expected_attach_type) if prog.expected_attach_type is not None else None
     if prog.sleepable and (spec is None or not spec.can_be_sleepable(eat)):
-        raise reject("Program of this type cannot be sleepable", EINVAL)
+        # the running kernel's (6.18) wording; newer trees say "Program of this type cannot
+        # be sleepable"
+        raise reject(
+            "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be "
+            "sleepable",
+            EINVAL,
+        )
     if prog.prog_type == ProgType.SYSCALL and not prog.sleepable:
         raise reject("Syscall programs can only be sleepable", EINVAL)
 
@@ -279,7 +288,7 @@ def _resolve_ld_imm64(insn: Insn, maps: tuple[object, ...]) -> None:
     src = insn.src
     if src in (0, 3, 4):
         if src == 3:
-            raise reject(f"ldimm64 insn specifies invalid btf_id {insn.imm}.", EINVAL)
+            check_pseudo_btf_id(insn.imm, insn.imm_hi)
         return
     if src not in (1, 2, 5, 6) or (src in (1, 5) and insn.imm_hi != 0):
         raise reject("unrecognized bpf_ld_imm64 insn", EINVAL)

@@ -28,6 +28,7 @@ from bpfvm.verifier.env import (
     push_stack_hook,
 )
 from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
+from bpfvm.verifier.fixup_facts import fastcall_stack_depth
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar import S64_MAX, S64_MIN
 from bpfvm.verifier.stack_args import (
@@ -152,11 +153,9 @@ def check_func_call(env: Env, insn: Insn) -> None:
 def _call_global(env: Env, subprog: int, caller: FuncState) -> None:
     name = subprog_name(env, subprog)
     if env.cur.active_locks:
-        raise reject(
-            "global function calls are not allowed while holding a lock,\n"
-            "use static function instead",
-            EINVAL,
-        )
+        # one kernel message over two log lines: the error line is the second
+        env.verbose("global function calls are not allowed while holding a lock,\n")
+        raise reject("use static function instead", EINVAL)
     args = prepare_func_args(env, subprog)
     if args is not None and not _returns_scalar(env, subprog):
         env.verbose(f"Global function {name}() doesn't return scalar. Only those are supported.\n")
@@ -307,9 +306,12 @@ def _map_elem_cb(env: Env, caller: FuncState, callee: FuncState, callsite: int) 
 def push_callback_call(env: Env, insn: Insn, subprog: int, func_id: int) -> None:
     """``push_callback_call`` for the synchronous callback helpers."""
     from bpfvm.verifier.check_call import F
+    from bpfvm.verifier.stack_args import in_stack_arg_cnt
 
     if subprog < 0:
         raise reject("callback subprog not found", EINVAL)
+    if in_stack_arg_cnt(env, subprog):
+        raise reject("callback subprog cannot have stack args", EINVAL)
     env.info.subprogs[subprog].is_cb = True
     if func_id == F["loop"]:
         set_cb = _loop_cb
@@ -349,7 +351,7 @@ def _max_stack_from(env: Env, idx: int, depth: int, frame: int) -> None:
             f"{depth} bytes. Too large",
             EACCES,
         )
-    depth += _round_stack(sp.stack_depth)
+    depth += _round_stack(fastcall_stack_depth(env, idx))
     if depth > 512:
         raise reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", EACCES)
     for i in range(sp.start, sp.end):

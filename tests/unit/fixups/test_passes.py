@@ -119,7 +119,10 @@ def test_bpf_loop_inlined_behaves_like_the_helper(nr: int, stop: int) -> None:
     x = xlate(p, aux)
     assert not any(i.code == 0x85 and i.src == 0 and i.imm == 181 for i in x.insns)
     assert x.stack_depths[0] == 24
-    assert run_fixed(x, (nr,)) == run_raw(p, (nr,))
+    if nr > BPF_MAX_LOOPS:  # the kernel's inlined loop writes -E2BIG with a 32-bit move
+        assert run_fixed(x, (nr,)) == run_raw(p, (nr,)) & 0xFFFFFFFF == (-7) & 0xFFFFFFFF
+    else:
+        assert run_fixed(x, (nr,)) == run_raw(p, (nr,))
 
 
 def _skb_prog(insns: list[Insn], ctx_slots: list[int]) -> tuple[object, object]:

@@ -4,9 +4,14 @@ At each ``call bpf_loop`` whose ``InsnAux.loop_inline`` says ``fit_for_inline`` 
 the constant 0 and ``r2`` is the same callback on every path), the call becomes a loop that
 behaves exactly like the helper (kernel/bpf/bpf_iter.c ``bpf_loop``):
 
-* ``nr_loops`` (u32) above ``BPF_MAX_LOOPS``: ``r0 = -E2BIG``, the callback never runs;
+* ``nr_loops`` above ``BPF_MAX_LOOPS``: ``w0 = -E2BIG``, the callback never runs;
 * otherwise ``i = 0, 1, ...``: ``r0 = callback(i, ctx)``; ``i += 1``; stop unless ``r0 == 0``;
 * ``r0`` = iterations run (one that returned 1 counts); r1..r5 are clobbered as by a call.
+
+The instructions are the kernel's (``inline_bpf_loop``, checked against the xlated program
+Linux 6.18 reports), including two differences from the helper, which takes ``nr_loops`` as a
+u32 and returns a 64-bit ``-E2BIG``: the inlined bound check compares all 64 bits of r1, and
+the error is written with a 32-bit move (r0 = 0xfffffff9).
 
 The loop keeps ``nr_loops``, ``i`` and ``ctx`` in r6..r8, saved in three 8-byte slots below the
 subprogram's (8-aligned) stack, which grows by those 24 bytes plus the alignment.
@@ -22,8 +27,7 @@ from bpfvm.fixups.build import (
     jmp_imm,
     jmp_reg,
     ldx_mem,
-    mov32_reg,
-    mov64_imm,
+    mov32_imm,
     mov64_reg,
     stx_mem,
 )
@@ -44,14 +48,14 @@ SAVED = 3 * 8  # r6, r7, r8
 def inline_loop_body(stack_base: int, call_imm: int) -> list[Insn]:
     """The replacement of ``call bpf_loop``; ``call_imm`` is the callback call's offset."""
     body = [
-        jmp_imm(JmpOp.JLE, R1, BPF_MAX_LOOPS, 2, is64=False),  # 0: nr_loops <= MAX: go on
-        mov64_imm(R0, -E2BIG),  # 1
+        jmp_imm(JmpOp.JLE, R1, BPF_MAX_LOOPS, 2),  # 0: nr_loops <= MAX (64-bit): go on
+        mov32_imm(R0, -E2BIG),  # 1
         ja(16),  # 2: to the end
         stx_mem(8, R10, R6, stack_base),  # 3
         stx_mem(8, R10, R7, stack_base + 8),  # 4
         stx_mem(8, R10, R8, stack_base + 16),  # 5
-        mov32_reg(R6, R1),  # 6: loop bound (u32)
-        mov64_imm(R7, 0),  # 7: i
+        mov64_reg(R6, R1),  # 6: loop bound
+        mov32_imm(R7, 0),  # 7: i
         mov64_reg(R8, R3),  # 8: ctx
         jmp_reg(JmpOp.JGE, R7, R6, 5),  # 9: i >= nr_loops: done
         mov64_reg(R1, R7),  # 10

@@ -1,0 +1,25 @@
+# description: a static subprogram takes the lock again while main holds it
+# prog_type: sched_cls
+# maps: [{"type": "array", "key_size": 4, "value_size": 16, "max_entries": 1, "spin_lock": 0}]
+# funcs: [{"linkage": "static"}, {"linkage": "static", "args": ["ptr"]}]
+# intent: reject
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+r6 = r0
+r1 = r6
+call bpf_spin_lock
+r1 = r6
+call f1
+r1 = r6
+call bpf_spin_unlock
+out:
+r0 = 0
+exit
+f1:
+call bpf_spin_lock
+r0 = 0
+exit

@@ -1,0 +1,13 @@
+# description: a store at a negative offset of a map value
+# maps: [{"type": "hash", "key_size": 4, "value_size": 16, "max_entries": 1}]
+# intent: reject
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+ld_pseudo r1, 1, 0
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+*(u64 *)(r0 - 8) = 1
+out:
+r0 = 0
+exit
