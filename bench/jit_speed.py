@@ -14,6 +14,10 @@ Run: ``python bench/jit_speed.py [--quick] [--native-only]``. Two tables:
   (``examples/bench/native.c``, built now with ``gcc -O2`` into a shared object whose
   ``bench()`` loops in C; skipped without gcc). Results are checked to agree.
 
+Programs run as ``bpfvm run`` runs them: verified by bpfvm's verifier, then fixed up for the
+engine (``FixedObject``: the interpreter's or the JIT's fixups, runtime context structures);
+an object the verifier rejects runs as loaded (noted on stderr).
+
 Ratios are ``engine / JIT`` (higher: the JIT is that many times faster) and ``JIT / kernel``,
 ``JIT / gcc`` (below 1: faster than the kernel's JIT; how far from native code). The
 interpreter and JIT figures include the per-run work test_run does (contexts are built once
@@ -35,9 +39,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bpfvm.cli.test_run import apply_map_set
+from bpfvm.cli.test_run import apply_map_set, verify_object
 from bpfvm.elf.loader import load_object
+from bpfvm.errors import InputError
+from bpfvm.hooks.fixed import FixedObject
 from bpfvm.hooks.test_run import LoadedObject
+from bpfvm.vm.jit.layout import JitOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -62,6 +69,7 @@ NATIVE_PROGRAMS = [
     ("CRC-32 (byte table)", "crc32", "xdp_crc32", 0, None),
     ("64 hash lookups", "hash_lookup", "xdp_hash_lookup", -1, "table"),
     ("64 LRU lookups (Python)", "hash_lookup", "xdp_lru_lookup", -1, "lru_table"),
+    ("64 hash updates+deletes", "hash_update", "xdp_hash_update", -1, None),
 ]
 
 
@@ -97,9 +105,23 @@ def _case_bytes(spec: str | None) -> bytes | None:
     return bytes.fromhex(spec[4:]) if spec.startswith("hex:") else (EXAMPLES / spec).read_bytes()
 
 
+def _object(
+    path: Path, engine: str, jit_options: JitOptions | None = None, ncpus: int = 1
+) -> LoadedObject:
+    """The object as ``bpfvm run`` runs it: verified, then fixed up for the engine
+    (``FixedObject``); one bpfvm's verifier rejects runs as loaded (``--no-verify``)."""
+    obj = load_object(path.read_bytes(), str(path))
+    try:
+        facts = verify_object(obj)
+    except InputError as exc:
+        print(f"({path.name}: {exc}; run unverified)", file=sys.stderr)
+        return LoadedObject(obj, ncpus=ncpus, engine=engine, jit_options=jit_options)
+    return FixedObject(obj, ncpus=ncpus, aux=facts.get, engine=engine, jit_options=jit_options)
+
+
 def _bpfvm_ns(case: dict[str, Any], engine: str, repeat: int) -> float:
     path = EXAMPLES / case["object"]
-    loaded = LoadedObject(load_object(path.read_bytes(), str(path)), ncpus=2, engine=engine)
+    loaded = _object(path, engine, ncpus=2)
     for text in case["map_set"]:
         apply_map_set(loaded, text)
     data, ctx = _case_bytes(case["data"]) or b"", _case_bytes(case["ctx"])
@@ -154,13 +176,9 @@ def _elements() -> list[tuple[bytes, bytes]]:
 
 
 def _loaded(obj: str, engine: str, checked: bool, fill: str | None) -> LoadedObject:
-    from bpfvm.vm.jit.layout import JitOptions
-
     path = BENCH / f"{obj}.bpf.o"
     options = JitOptions(checked=checked) if engine == "jit" else None
-    loaded = LoadedObject(
-        load_object(path.read_bytes(), str(path)), engine=engine, jit_options=options
-    )
+    loaded = _object(path, engine, options)
     if fill is not None:
         for key, value in _elements():
             loaded.map(fill).update(key, value)
@@ -277,12 +295,127 @@ def call_overhead_table(quick: bool) -> None:
     print("\none test_run call from Python (xdp_firewall, repeat 1), us per call")
     path = EXAMPLES / "c" / "xdp_firewall.bpf.o"
     for engine in ("interp", "jit"):
-        loaded = LoadedObject(load_object(path.read_bytes(), str(path)), engine=engine)
+        loaded = _object(path, engine)
         loaded.test_run("xdp_firewall", data)  # compile and warm up
         start = time.perf_counter_ns()
         for _ in range(calls):
             loaded.test_run("xdp_firewall", data)
         print(f"  {engine:<7} {(time.perf_counter_ns() - start) / calls / 1000:9.1f}")
+
+
+# fmt: off
+PACKET_PROGRAMS = [  # (row, program type, assembly): packet helpers, native on the JIT
+    ("xdp adjust_head x2+load+csum", 6, """
+        r6 = r1
+        r2 = -14
+        call bpf_xdp_adjust_head
+        if r0 != 0 goto out
+        r1 = r6
+        r2 = 14
+        call bpf_xdp_adjust_head
+        r1 = r6
+        r2 = 14
+        r3 = r10
+        r3 += -20
+        r4 = 20
+        call bpf_xdp_load_bytes
+        r1 = r10
+        r1 += -20
+        r2 = 20
+        r3 = 0
+        r4 = 0
+        r5 = 0
+        call bpf_csum_diff
+out:    r0 = 2
+        exit
+    """),
+    ("tc l3_csum+load+store bytes", 3, """
+        r6 = r1
+        r2 = 24
+        r3 = 0x0a000001
+        r4 = 0x0a000002
+        r5 = 4
+        call bpf_l3_csum_replace
+        r1 = r6
+        r2 = 26
+        r3 = r10
+        r3 += -8
+        r4 = 4
+        call bpf_skb_load_bytes
+        r1 = r6
+        r2 = 30
+        r3 = r10
+        r3 += -8
+        r4 = 4
+        r5 = 0
+        call bpf_skb_store_bytes
+        r0 = 0
+        exit
+    """),
+]
+# fmt: on
+
+
+def _packet_ns(vm: Any, prog_type: int, data: bytes, repeat: int) -> float:
+    from bpfvm.hooks.context import build_packet_context
+    from bpfvm.vm.jit.engine import JitEngine
+
+    best = float("inf")
+    for _ in range(RUNS):
+        with build_packet_context(prog_type, data) as pc:
+            vm.call.packet = pc.packet_state
+            start = time.perf_counter_ns()
+            if isinstance(vm, JitEngine):
+                vm.run(pc.args, pc.regions, pc.packet, repeat=repeat)
+            else:
+                for _ in range(repeat):
+                    vm.run(pc.args, pc.regions, pc.packet)
+            best = min(best, (time.perf_counter_ns() - start) / repeat)
+            vm.call.packet = None
+    return best
+
+
+def packet_helpers_table(quick: bool) -> None:
+    """Packet helpers: the JIT's native helpers against the same helpers through Python
+    (a registry whose packet helpers are not bpfvm's own objects is never inlined), the
+    interpreter and the kernel (``BPF_PROG_TEST_RUN`` with ``repeat``)."""
+    import functools
+
+    from bpfvm.asm import assemble
+    from bpfvm.isa import encode
+    from bpfvm.kernel import prog_load, prog_test_run
+    from bpfvm.runtime.helpers import default_registry
+    from bpfvm.runtime.helpers.packet import PACKET_HELPERS
+    from bpfvm.vm.interp import Interpreter
+    from bpfvm.vm.jit.engine import JitEngine
+
+    python_helpers = default_registry()
+    for name, fn in PACKET_HELPERS.items():
+        python_helpers.register(name, functools.partial(fn))
+    data = bytes.fromhex("ffffffffffff0000000000010800" "450000320000000040110000"
+                         "0a0000010a000002") + bytes(30)  # fmt: skip
+    repeat = 2_000 if quick else 50_000
+    print("\npacket helpers (64-byte frame)")
+    print(f"{'program':30} {'interp':>8} {'jit-py':>8} {'jit':>8} {'kernel':>8} "
+          f"{'py/jit':>7} {'jit/kern':>8}")  # fmt: skip
+    for row, prog_type, src in PACKET_PROGRAMS:
+        insns = assemble(src)
+        interp = _packet_ns(Interpreter(insns), prog_type, data, max(repeat // 50, 10))
+        jit_py = _packet_ns(JitEngine(insns, python_helpers), prog_type, data, repeat // 10)
+        native = JitEngine(insns)
+        jit = _packet_ns(native, prog_type, data, repeat)
+        assert native.python_calls == 0, row
+        kernel = None
+        try:
+            prog, _ = prog_load(encode(insns), prog_type)
+        except OSError:  # no bpf() here
+            prog = None
+        if prog is not None:
+            runs = [prog_test_run(prog.fd, data, repeat=repeat).duration_ns for _ in range(RUNS)]
+            kernel = float(min(runs))
+            prog.close()
+        print(f"{row:30} {_fmt(interp):>8} {_fmt(jit_py):>8} {_fmt(jit):>8} {_fmt(kernel):>8} "
+              f"{_ratio(jit_py, jit):>7} {_ratio(jit, kernel, 2):>8}")  # fmt: skip
 
 
 def main() -> None:
@@ -295,6 +428,7 @@ def main() -> None:
         examples_table(args.quick)
     native_table(args.quick)
     if not args.native_only:
+        packet_helpers_table(args.quick)
         call_overhead_table(args.quick)
 
 

@@ -158,9 +158,12 @@ def test_run_command(args: argparse.Namespace) -> int:
     options = InterpOptions(max_insns=args.max_insns)
     facts = None if args.no_verify else verify_object(obj)
     loaded: LoadedObject
-    if facts is not None and engine == "interp":  # the kernel's path: verified, then fixed up
-        loaded = FixedObject(obj, ncpus=args.ncpus, options=options, aux=facts.get)
-    else:
+    if facts is not None:  # the kernel's path: verified, then fixed up for the engine
+        loaded = FixedObject(
+            obj, ncpus=args.ncpus, options=options, aux=facts.get, engine=engine,
+            jit_options=jit_options,
+        )  # fmt: skip
+    else:  # --no-verify: the programs as loaded, on the checked engine
         loaded = LoadedObject(
             obj, ncpus=args.ncpus, options=options, engine=engine, jit_options=jit_options
         )

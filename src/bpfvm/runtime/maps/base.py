@@ -36,8 +36,9 @@ offset  size  field
               bloom: bitset_mask
 56      u64   aux1: ringbuf: producer_pos; queue/stack: tail
 64      u64   aux2: ringbuf: pending_pos; bloom: nr_hash_funcs
-72      u64   aux3: ringbuf: mask (``size - 1``)
-80      16    reserved (zero)
+72      u64   aux3: ringbuf: mask (``size - 1``); hash maps: the native control block
+80      u64   ringbuf: wakeups (notifications a consumer would have received)
+88      8     reserved (zero)
 ======  ====  =================================================================
 
 The ringbuf and queue/stack ``aux`` fields are live: every operation keeps them current.
@@ -100,6 +101,7 @@ OFF_AUX0 = 48
 OFF_AUX1 = 56
 OFF_AUX2 = 64
 OFF_AUX3 = 72
+OFF_RINGBUF_WAKEUPS = 80
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 

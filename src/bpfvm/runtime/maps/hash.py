@@ -23,8 +23,12 @@ Element lifetimes follow the kernel's preallocated maps:
 (the kernel's bucket array of element lists, with each element's hash) whose addresses the
 handle publishes: ``aux0`` n_buckets, ``aux1`` the bucket heads, ``aux2`` the element links.
 The JIT's inline ``bpf_map_lookup_elem`` on a ``hash`` or ``percpu_hash`` map searches it
-(jhash, bucket, chain, key comparison) without entering Python; updates and deletes, and every
-operation on LRU maps (whose lookups must mark the element referenced), go through Python.
+(jhash, bucket, chain, key comparison) without entering Python, and its inline
+``bpf_map_update_elem``/``bpf_map_delete_elem`` change it. The index also holds the element
+lifetimes (fresh count, recycled ring, per-CPU spares, per-slot generations), which both sides
+use; Python's own tables (``_index``, ``_buckets``...) are caches it rebuilds from the index
+when native code marked it dirty (:meth:`HashMap._sync`). Every operation on LRU maps (whose
+lookups must mark the element referenced) goes through Python.
 
 Inserts take never-used slots first and then freed ones, oldest first, so a deleted element's
 slot is reused as late as possible; no slot is ever unmapped while the map lives. The slab is
@@ -36,7 +40,6 @@ from __future__ import annotations
 
 import errno as _errno
 from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterator
 
 from bpfvm.program.model import MapSpec
@@ -51,7 +54,7 @@ from bpfvm.runtime.maps.base import (
     roundup_pow_of_two,
     storage_region,
 )
-from bpfvm.runtime.maps.hash_index import OFF_HEADS, OFF_LINKS, NativeIndex
+from bpfvm.runtime.maps.hash_index import OFF_CONTROL, OFF_HEADS, OFF_LINKS, NativeIndex
 from bpfvm.runtime.maps.jhash import map_hash
 from bpfvm.runtime.maps.lru import BpfLru
 from bpfvm.runtime.memory import Region
@@ -89,22 +92,21 @@ class HashMap(BpfMap):
         )
         self._set_layout(self.slab.addr, self.elem_size, self.value_stride if self.percpu else 0)
         self._set_handle_u64(48, self.n_buckets)
-        self.native = NativeIndex(spec, self.n_buckets, nslots)
+        self.native = NativeIndex(spec, self.n_buckets, nslots, ncpus)
         self._set_handle_u64(OFF_HEADS, self.native.heads_addr)
         self._set_handle_u64(OFF_LINKS, self.native.links_addr)
+        self._set_handle_u64(OFF_CONTROL, self.native.control_addr)
         # Python-side bookkeeping is sparse: it grows with the elements in use, not max_entries
         self._buckets: dict[int, list[int]] = {}  # bucket -> slots, head first
         self._nonempty: list[int] = []  # sorted indices of non-empty buckets
         self._index: dict[bytes, int] = {}  # key -> slot
         self._slot_key: dict[int, bytes] = {}  # linked slot -> key
         self._slot_bucket: dict[int, int] = {}
-        self._gen: dict[int, int] = {}  # bumped when a slot leaves the table
-        self._fresh = 0  # slots below this were handed out at least once
-        self._recycled: deque[int] = deque()  # freed slots, reused first in, first out
-        self._spare = list(range(self.max_entries, nslots))  # per-CPU spare element
+        for cpu, slot in enumerate(range(self.max_entries, nslots)):  # per-CPU spare element
+            self.native.set_spare(cpu, slot)
         self._lru: BpfLru | None = None
         if self.lru:
-            self._fresh = self.max_entries
+            self.native.fresh = self.max_entries
             self._lru = BpfLru(
                 self.max_entries, ncpus, bool(spec.map_flags & BPF_F_NO_COMMON_LRU), self._evict
             )
@@ -117,6 +119,25 @@ class HashMap(BpfMap):
 
     def regions(self) -> list[Region]:
         return [*super().regions(), self.slab]
+
+    def _sync(self) -> None:
+        """Rebuild the Python tables from the native index if native code changed it."""
+        if not self.native.take_dirty():
+            return
+        nslots = self.native.nslots
+        slots = range(min(self.native.fresh, self.max_entries))
+        linked = self.native.linked(slots) + self.native.linked(range(self.max_entries, nslots))
+        mask = self.n_buckets - 1
+        buckets = sorted({self.native.hash_of(slot) & mask for slot in linked})
+        self._buckets, self._nonempty = {}, buckets
+        self._index, self._slot_key, self._slot_bucket = {}, {}, {}
+        for bucket in buckets:
+            chain = self._buckets[bucket] = self.native.chain(bucket)
+            for slot in chain:
+                key = self.slab.read(slot * self.elem_size, self.key_size)
+                self._index[key] = slot
+                self._slot_key[slot] = key
+                self._slot_bucket[slot] = bucket
 
     # --- the table --------------------------------------------------------------------------
 
@@ -157,7 +178,6 @@ class HashMap(BpfMap):
             del self._buckets[bucket]
             del self._nonempty[bisect_left(self._nonempty, bucket)]
         del self._index[key]
-        self._gen[slot] = self._gen.get(slot, 0) + 1
 
     def _evict(self, slot: int) -> bool:
         """``htab_lru_map_delete_node``: the LRU chose ``slot``; unlink it if it is linked."""
@@ -168,19 +188,21 @@ class HashMap(BpfMap):
 
     def _take_free(self) -> int | None:
         """A free element: never-used ones first, then the longest-freed."""
-        if self._fresh < self.max_entries:
-            self._fresh += 1
-            return self._fresh - 1
-        return self._recycled.popleft() if self._recycled else None
+        fresh = self.native.fresh
+        if fresh < self.max_entries:
+            self.native.fresh = fresh + 1
+            return fresh
+        return self.native.pop_recycled()
 
     def _release(self, slot: int) -> None:
         """An unlinked element goes back to the LRU or to the end of the free list."""
         if self._lru is not None:
             self._lru.push_free(slot)
         else:
-            self._recycled.append(slot)
+            self.native.push_recycled(slot)
 
     def __len__(self) -> int:
+        self._sync()
         return len(self._index)
 
     # --- update ------------------------------------------------------------------------------
@@ -210,14 +232,15 @@ class HashMap(BpfMap):
             return -_errno.EINVAL
         if flags & BPF_F_LOCK:  # the value has no bpf_spin_lock (no BTF record)
             return -_errno.EINVAL
+        self._sync()
         old = self._index.get(key)
         err = self._check_flags(old, flags)
         if err:
             return err
         this_cpu = max(cpu, 0)
         if old is not None:
-            new = self._spare[this_cpu]
-            self._spare[this_cpu] = old
+            new = self.native.spare(this_cpu)
+            self.native.set_spare(this_cpu, old)
         else:
             if not self.prealloc and len(self._index) >= self.max_entries:
                 return -_errno.E2BIG
@@ -314,6 +337,7 @@ class HashMap(BpfMap):
         return err
 
     def _dispatch_update(self, key: bytes, value: bytes | list[bytes], flags: int, cpu: int) -> int:
+        self._sync()
         if self.lru:
             if self.percpu:
                 return self._update_lru_percpu(key, value, flags, cpu)
@@ -323,6 +347,7 @@ class HashMap(BpfMap):
         return self._update(key, value, flags, cpu)
 
     def _delete(self, key: bytes) -> int:
+        self._sync()
         slot = self._index.get(key)
         if slot is None:
             return -_errno.ENOENT
@@ -333,6 +358,7 @@ class HashMap(BpfMap):
     # --- program side -------------------------------------------------------------------------
 
     def prog_lookup(self, key: bytes, cpu: int = 0) -> int:
+        self._sync()
         slot = self._index.get(bytes(key))
         if slot is None or cpu >= self.ncpus:
             return 0
@@ -354,13 +380,14 @@ class HashMap(BpfMap):
         """``bpf_for_each_hash_elem``: buckets in order, each from its head, walked live."""
         bucket = 0
         while True:
+            self._sync()  # a callback may have changed the table natively
             pos = bisect_left(self._nonempty, bucket)
             if pos == len(self._nonempty):
                 return
             bucket = self._nonempty[pos]
-            walk = [(slot, self._gen.get(slot, 0)) for slot in self._buckets[bucket]]
+            walk = [(slot, self.native.gen(slot)) for slot in self._buckets[bucket]]
             for slot, gen in walk:
-                if self._gen.get(slot, 0) != gen:  # deleted (or replaced) during the walk
+                if self.native.gen(slot) != gen:  # deleted (or replaced) during the walk
                     continue
                 key_addr = self.slab.addr + slot * self.elem_size
                 yield key_addr, self._value_addr(slot, cpu)
@@ -370,6 +397,7 @@ class HashMap(BpfMap):
 
     def _sys_lookup(self, key: bytes | None) -> bytes | list[bytes] | None:
         assert key is not None
+        self._sync()
         slot = self._index.get(key)
         if slot is None:
             return None
@@ -399,6 +427,7 @@ class HashMap(BpfMap):
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes | None:
         """``htab_map_get_next_key``: the next in the bucket, else the next bucket's head."""
+        self._sync()
         start = 0
         slot = None if key is None else self._index.get(key)
         if slot is not None:
@@ -415,6 +444,7 @@ class HashMap(BpfMap):
 
     def keys(self) -> Iterator[bytes]:
         self._readable()
+        self._sync()
         for bucket in list(self._nonempty):
             for slot in list(self._buckets.get(bucket, ())):
                 key = self._slot_key.get(slot)

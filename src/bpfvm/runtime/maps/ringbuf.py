@@ -19,7 +19,9 @@ ahead of the consumer, or of the oldest record still being written (``pending_po
 Linux 6.10 and later). The consumer (:meth:`RingBufMap.consume`) reads as libbpf's
 ``ring_buffer__consume`` does: records in order, stopping at a busy one, skipping discarded
 ones, freeing the space as it goes. Positions live in the handle (``aux0`` consumer,
-``aux1`` producer, ``aux2`` pending, ``aux3`` mask).
+``aux1`` producer, ``aux2`` pending, ``aux3`` mask) and nowhere else, as does the count of
+wakeups (offset 80): the JIT's inline ``bpf_ringbuf_reserve``/``submit``/``discard``
+(:mod:`bpfvm.vm.jit.lower_ringbuf`) work on the same words.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bpfvm.runtime.maps.base import (
     OFF_AUX1,
     OFF_AUX2,
     OFF_AUX3,
+    OFF_RINGBUF_WAKEUPS,
     PAGE_SIZE,
     BpfMap,
     round8,
@@ -57,12 +60,34 @@ BPF_RB_NO_WAKEUP = 1 << 0
 BPF_RB_FORCE_WAKEUP = 1 << 1
 
 _HDR = struct.Struct("<II")
+_U64 = struct.Struct("<Q")
+
+
+class _HandleWord:
+    """A u64 of the handle as an attribute (the handle is the one copy native code shares)."""
+
+    def __init__(self, off: int, doc: str) -> None:
+        self.off = off
+        self.__doc__ = doc
+
+    def __get__(self, obj: RingBufMap | None, owner: object = None) -> int:
+        if obj is None:
+            raise AttributeError("a ring buffer position belongs to a map")
+        value: int = _U64.unpack_from(obj.handle.buf, self.off)[0]
+        return value
+
+    def __set__(self, obj: RingBufMap, value: int) -> None:
+        _U64.pack_into(obj.handle.buf, self.off, value)
 
 
 class RingBufMap(BpfMap):
     """``BPF_MAP_TYPE_RINGBUF``: programs reserve/submit/output, Python consumes."""
 
     kind = "ringbuf"
+    consumer_pos = _HandleWord(OFF_AUX0, "the consumer position (handle aux0)")
+    producer_pos = _HandleWord(OFF_AUX1, "the producer position (handle aux1)")
+    pending_pos = _HandleWord(OFF_AUX2, "the oldest record maybe still busy (handle aux2)")
+    wakeups = _HandleWord(OFF_RINGBUF_WAKEUPS, "notifications a real consumer would get")
 
     def __init__(self, spec: MapSpec, ncpus: int) -> None:
         super().__init__(spec, ncpus)
@@ -71,18 +96,9 @@ class RingBufMap(BpfMap):
         self.data: Region = storage_region(spec, "data", 2 * self.size)
         self._set_layout(self.data.addr, 0)
         self._set_handle_u64(OFF_AUX3, self.mask)
-        self.consumer_pos = 0
-        self.producer_pos = 0
-        self.pending_pos = 0
-        self.wakeups = 0  # notifications a real consumer would have received
 
     def regions(self) -> list[Region]:
         return [*super().regions(), self.data]
-
-    def _sync(self) -> None:
-        self._set_handle_u64(OFF_AUX0, self.consumer_pos)
-        self._set_handle_u64(OFF_AUX1, self.producer_pos)
-        self._set_handle_u64(OFF_AUX2, self.pending_pos)
 
     def _hdr_len(self, pos: int) -> int:
         length: int = _HDR.unpack_from(self.data.buf, pos & self.mask)[0]
@@ -112,13 +128,11 @@ class RingBufMap(BpfMap):
         self.pending_pos = pend
         new_prod = self.producer_pos + length
         if new_prod - self.consumer_pos > self.mask or new_prod - pend > self.mask:
-            self._sync()
             return 0
         off = self.producer_pos & self.mask
         pg_off = RINGBUF_PGOFF + RINGBUF_POS_PAGES + off // PAGE_SIZE
         _HDR.pack_into(self.data.buf, off, size | BPF_RINGBUF_BUSY_BIT, pg_off)
         self.producer_pos = new_prod
-        self._sync()
         return self.data.addr + off + BPF_RINGBUF_HDR_SZ
 
     def _record_at(self, addr: int) -> tuple[int, int] | None:
@@ -200,7 +214,6 @@ class RingBufMap(BpfMap):
                 out.append(sample)
             cons += round8(size + BPF_RINGBUF_HDR_SZ)
             self.consumer_pos = cons
-        self._sync()
         return out
 
     def __len__(self) -> int:

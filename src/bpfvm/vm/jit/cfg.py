@@ -47,12 +47,18 @@ class Plan(Enum):
     LOOKUP_PY = auto()  # other maps: key checked natively, a lean callback to prog_lookup
     UPDATE_ARRAY = auto()
     DELETE_ARRAY = auto()
+    UPDATE_HASH = auto()  # hash/percpu_hash: the native index changed inline
+    DELETE_HASH = auto()
+    RINGBUF_RESERVE = auto()  # lower_ringbuf: on the ring's own storage, Python for odd cases
+    RINGBUF_SUBMIT = auto()
+    RINGBUF_DISCARD = auto()
     CLOCK = auto()
     PRANDOM = auto()
     SMP_ID = auto()
     NUMA_ID = auto()
     TAIL_CALL = auto()
     LOOP = auto()
+    PACKET = auto()  # packet helpers (lower_packet): native, Python only for odd cases
 
 
 SIMPLE_PLANS = {
@@ -68,7 +74,20 @@ MAP_PLANS = {
     L.BPF_FUNC_MAP_UPDATE_ELEM: Plan.UPDATE_ARRAY,
     L.BPF_FUNC_MAP_DELETE_ELEM: Plan.DELETE_ARRAY,
 }
-INLINABLE = frozenset([*SIMPLE_PLANS, *MAP_PLANS, L.BPF_FUNC_LOOP])
+PACKET_HELPERS = frozenset([9, 10, 11, 26, 28, 44, 54, 65, 189, 190])
+"""bpf_skb_store_bytes, bpf_l3/l4_csum_replace, bpf_skb_load_bytes, bpf_csum_diff,
+bpf_xdp_adjust_head/meta/tail, bpf_xdp_load/store_bytes: :mod:`.lower_packet`."""
+HASH_PLANS = {
+    L.BPF_FUNC_MAP_UPDATE_ELEM: Plan.UPDATE_HASH,
+    L.BPF_FUNC_MAP_DELETE_ELEM: Plan.DELETE_HASH,
+}
+BPF_FUNC_RINGBUF_RESERVE = 131
+RINGBUF_PLANS = {
+    BPF_FUNC_RINGBUF_RESERVE: Plan.RINGBUF_RESERVE,
+    132: Plan.RINGBUF_SUBMIT,  # bpf_ringbuf_submit
+    133: Plan.RINGBUF_DISCARD,  # bpf_ringbuf_discard
+}
+INLINABLE = frozenset([*SIMPLE_PLANS, *MAP_PLANS, L.BPF_FUNC_LOOP, *PACKET_HELPERS, *RINGBUF_PLANS])
 
 
 class Layout:
@@ -208,6 +227,13 @@ def plan_call(
         return Plan.GENERIC, 0
     if hid in SIMPLE_PLANS:
         return SIMPLE_PLANS[hid], 0
+    if hid in PACKET_HELPERS:
+        return Plan.PACKET, hid
+    if hid in RINGBUF_PLANS:  # reserve: a map known here (its type is checked natively)
+        m = state[1]
+        if hid == BPF_FUNC_RINGBUF_RESERVE and (m is None or m[0] != MAP):
+            return Plan.GENERIC, 0
+        return RINGBUF_PLANS[hid], hid
     if hid == L.BPF_FUNC_LOOP:
         fn = state[2]
         return (Plan.LOOP, fn[1]) if fn is not None and fn[0] == FUNC else (Plan.GENERIC, 0)
@@ -219,6 +245,8 @@ def plan_call(
         return MAP_PLANS[hid], m[1]
     if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and desc.kind == L.MK_HASH and desc.key_size > 0:
         return Plan.LOOKUP_HASH, m[1]
+    if hid in HASH_PLANS and desc.kind == L.MK_HASH and desc.key_size > 0:
+        return HASH_PLANS[hid], m[1]
     if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and desc.key_size > 0:
         return Plan.LOOKUP_PY, m[1]
     return Plan.GENERIC, 0
@@ -227,10 +255,17 @@ def plan_call(
 class _Flow:
     """The transfer function of the stack/map/function-reference dataflow."""
 
-    def __init__(self, layout: Layout, maps: Sequence[L.MapDesc], inline: frozenset[int]):
+    def __init__(
+        self,
+        layout: Layout,
+        maps: Sequence[L.MapDesc],
+        inline: frozenset[int],
+        frame: int = L.STACK_SIZE,
+    ):
         self.layout = layout
         self.maps = maps
         self.inline = inline
+        self.frame = frame
         self.escapes = False
 
     def value(self, state: State, reg: int) -> None:
@@ -240,7 +275,7 @@ class _Flow:
 
     def address(self, state: State, reg: int, off: int, size: int) -> None:
         v = state[reg]
-        if v is not None and v[0] == STACK and not static_stack(v[1] + off, size):
+        if v is not None and v[0] == STACK and not static_stack(v[1] + off, size, self.frame):
             self.escapes = True
 
     def step(self, pc: int, insn: Insn, s: State) -> State:
@@ -339,8 +374,13 @@ class _Flow:
             if plan in (Plan.LOOKUP_ARRAY, Plan.DELETE_ARRAY):
                 self.address(s, 2, 0, 4)
                 return
-            if plan in (Plan.LOOKUP_PY, Plan.LOOKUP_HASH):
+            if plan in (Plan.LOOKUP_PY, Plan.LOOKUP_HASH, Plan.DELETE_HASH):
                 self.address(s, 2, 0, self.maps[index].key_size)
+                return
+            if plan is Plan.UPDATE_HASH:
+                self.address(s, 2, 0, self.maps[index].key_size)
+                self.address(s, 3, 0, max(self.maps[index].value_size, 1))
+                self.value(s, 4)
                 return
             if plan is Plan.UPDATE_ARRAY:
                 self.address(s, 2, 0, 4)
@@ -357,17 +397,23 @@ class _Flow:
             self.value(s, reg)
 
 
-def static_stack(off: int, size: int) -> bool:
-    """An access of ``size`` bytes at ``r10 + off`` lies inside the frame."""
-    return off >= -L.STACK_SIZE and off + size <= 0
+def static_stack(off: int, size: int, frame: int = L.STACK_SIZE) -> bool:
+    """An access of ``size`` bytes at ``r10 + off`` lies inside a frame of ``frame`` bytes."""
+    return off >= -frame and off + size <= 0
 
 
 def analyse_function(
-    layout: Layout, start: int, maps: Sequence[L.MapDesc], inline: frozenset[int]
+    layout: Layout,
+    start: int,
+    maps: Sequence[L.MapDesc],
+    inline: frozenset[int],
+    frame: int = L.STACK_SIZE,
 ) -> FunctionInfo:
+    """``frame``: the function's stack frame in bytes (larger than 512 only for fixed-up
+    programs, whose may_goto counters and inlined loops use slots below the verified depth)."""
     info = FunctionInfo(start)
     info.leaders.add(start)
-    flow = _Flow(layout, maps, inline)
+    flow = _Flow(layout, maps, inline, frame)
     entry: list[Value] = [None] * NREGS
     entry[10] = (STACK, 0)
     pre: dict[int, State] = {}

@@ -31,7 +31,7 @@ from typing import Any
 
 import llvmlite.binding as llvm
 
-from bpfvm.errors import VmFault
+from bpfvm.errors import InputError, VmFault
 from bpfvm.isa.codec import encode
 from bpfvm.isa.insn import Insn
 from bpfvm.isa.opcodes import PseudoSrc
@@ -44,6 +44,7 @@ from bpfvm.vm.jit.cfg import INLINABLE
 from bpfvm.vm.jit.layout import JitOptions
 from bpfvm.vm.jit.lower import LOWERING_VERSION, Lowered, lower_programs
 from bpfvm.vm.jit.native import BatchItem, RunResult
+from bpfvm.vm.jit.xlated import frame_size, jit_insns
 
 __all__ = [
     "BatchItem",
@@ -151,7 +152,7 @@ def _map_desc(m: Any) -> L.MapDesc:
     if type(m) in (HashMap, PercpuHashMap) and m.spec.type in (
         MapType.HASH,
         MapType.PERCPU_HASH,
-    ):  # their native index (runtime.maps.hash_index) is searched inline
+    ):  # their native index (runtime.maps.hash_index) is searched and changed inline
         return L.MapDesc(L.MK_HASH, m.key_size, m.value_size, bool(m.rdonly_prog))
     return L.MapDesc(L.MK_OTHER, m.key_size, m.value_size, bool(m.rdonly_prog))
 
@@ -193,12 +194,30 @@ class JitEngine:
         *,
         names: Sequence[str] | None = None,
         cache: JitCache | None = None,
+        call_tables: Sequence[Sequence[int] | None] | None = None,
+        stack_depths: Sequence[int] | None = None,
     ) -> JitEngine:
-        """One engine for several programs sharing maps; ``run(entry=i)`` runs the i-th."""
+        """One engine for several programs sharing maps; ``run(entry=i)`` runs the i-th.
+
+        As :meth:`Interpreter.for_programs <bpfvm.vm.interp.Interpreter.for_programs>`,
+        ``call_tables[i]`` not None marks program i as fixed up for the JIT (``bpfvm.fixups``
+        with ``engine=ENGINE_JIT``, before ``link``): its helper calls index that table of
+        helper ids, ``JMP|TAIL_CALL`` is the tail call, r12 the fixups' scratch register
+        (:mod:`bpfvm.vm.jit.xlated`). ``stack_depths[i]``: the deepest (fixed-up) stack depth
+        of program i's subprograms, which sizes its native frames (at least 512 bytes)."""
         engine = cls.__new__(cls)
         progs = [list(p) for p in programs]
+        tables = list(call_tables) if call_tables is not None else [None] * len(progs)
+        if len(tables) != len(progs):
+            raise InputError(f"{len(tables)} call tables for {len(progs)} programs")
+        progs = [
+            p if tbl is None else jit_insns(p, tbl) for p, tbl in zip(progs, tables, strict=True)
+        ]
+        frames = None
+        if stack_depths is not None:
+            frames = [frame_size([d]) for d in stack_depths]
         labels = list(names) if names is not None else [f"prog{i}" for i in range(len(progs))]
-        engine._setup(progs, labels, helpers, options, maps, cache)
+        engine._setup(progs, labels, helpers, options, maps, cache, tables, frames)
         return engine
 
     def _setup(
@@ -209,6 +228,8 @@ class JitEngine:
         options: JitOptions | None,
         maps: Sequence[Any],
         cache: JitCache | None,
+        call_tables: Sequence[Sequence[int] | None] = (),
+        frames: Sequence[int] | None = None,
     ) -> None:
         self.programs = programs
         self.maps = list(maps)
@@ -221,12 +242,13 @@ class JitEngine:
         self.tail_call_target: Callable[[int, int], int | None] | None = None
         descs = [_map_desc(m) for m in self.maps]
         inline = _inline_ids(self.helpers)
+        tables = [None if tbl is None else list(tbl) for tbl in call_tables]
         fingerprint = (LOWERING_VERSION, [encode(p) for p in programs], names, descs,
-                       sorted(inline), self.options)  # fmt: skip
+                       sorted(inline), self.options, tables, frames)  # fmt: skip
         key = hashlib.sha256(repr(fingerprint).encode()).hexdigest()
         self.compiled = self.cache.get(
             key,
-            lambda: lower_programs(programs, names, descs, inline, self.options),
+            lambda: lower_programs(programs, names, descs, inline, self.options, frames),
             self.options.opt_level,
         )
         lowered = self.compiled.lowered
@@ -270,7 +292,9 @@ class JitEngine:
         repeat: int = 1,
     ) -> RunResult:
         """Run program ``entry`` with r1.. = ``args`` (``repeat`` times in native code)."""
-        table = N.RegionTable(self._fixed_regions(), regions, packet)
+        table = N.RegionTable(
+            self._fixed_regions(), regions, packet, self.call.packet, self.native.nsites
+        )
         self._batch = None
         self.native.activate(table)
         self._snapshot()
@@ -280,6 +304,7 @@ class JitEngine:
             r0 = self._repeat[entry](self.native.addr, *argv, repeat)
         else:
             r0 = self._run[entry](self.native.addr, *argv)
+        self.native.pull()
         self._check()
         return RunResult(r0)
 
@@ -287,7 +312,10 @@ class JitEngine:
         """Run program ``entry`` once per item, all in one native call; a fault stops the
         batch and is raised."""
         fixed = self._fixed_regions()
-        tables = [N.RegionTable(fixed, it.regions, it.packet) for it in items]
+        nsites = self.native.nsites
+        tables = [
+            N.RegionTable(fixed, it.regions, it.packet, it.packet_state, nsites) for it in items
+        ]
         array = (N.BatchItemArray * max(len(items), 1))()
         for k, (it, table) in enumerate(zip(items, tables, strict=True)):
             row = array[k]
@@ -303,6 +331,8 @@ class JitEngine:
         if tables:
             self._switch(0)
         done = self._batch_fns[entry](self.native.addr, ctypes.addressof(array), len(items))
+        for table in tables:
+            table.pull_packet()
         if done < len(items):
             self._switch(done)
             self._check()
@@ -344,6 +374,7 @@ class JitEngine:
             st = self.native.state
             if self._batch is not None:
                 self._switch(st.batch_index)
+            self.native.pull()
             fn = self.helpers.get(helper_id)
             if fn is None:
                 raise VmFault(pc, describe_missing(helper_id))

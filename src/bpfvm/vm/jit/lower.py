@@ -6,7 +6,10 @@ Each BPF function (:mod:`.cfg`) becomes one LLVM function
 * registers r0..r11 are ``alloca``\\ s that LLVM's mem2reg/SROA turn into SSA values;
 * the stack is a local 512-byte array, r10 its end; it is zeroed on entry, like the
   interpreter's fresh frames. Its address only exists in the code when the frame escapes
-  (:mod:`.cfg`); then it is also registered in ``state.frames[depth]``;
+  (:mod:`.cfg`); then it is also registered in ``state.frames[depth]``. A fixed-up program
+  may need more (may_goto counters, the inlined ``bpf_loop``'s saved registers below the
+  verified depth): its frame is larger, the extra bytes below ``r10 - 512`` reached only by
+  those static ``r10 + k`` accesses;
 * BPF basic blocks are LLVM blocks; ``exit`` is ``ret r0``;
 * a bpf-to-bpf call is an LLVM call (so r6..r9 survive it without any saving code), passing
   the caller's outgoing stack-argument area (``*(u64 *)(r11 - 8k)``) as the callee's incoming
@@ -51,7 +54,7 @@ from bpfvm.vm.jit.runtime_ir import (
     table_ptr,
 )
 
-LOWERING_VERSION = "2"
+LOWERING_VERSION = "3"
 M32 = 0xFFFFFFFF
 MAX_LOCAL_SITES = 64
 
@@ -78,6 +81,7 @@ class ModuleContext:
         maps: Sequence[L.MapDesc],
         inline: frozenset[int],
         options: L.JitOptions,
+        frames: Sequence[int],
     ) -> None:
         self.module = ir.Module(name="bpf")
         self.t = Types(self.module)
@@ -86,6 +90,7 @@ class ModuleContext:
         self.maps = list(maps)
         self.inline = inline
         self.options = options
+        self.frames = list(frames)  # per program: the stack frame of its functions, in bytes
         self.funcs: dict[int, ir.Function] = {}
         self.infos: dict[int, FunctionInfo] = {}
         self.messages: list[str] = []
@@ -120,10 +125,15 @@ def lower_programs(
     maps: Sequence[L.MapDesc],
     inline: frozenset[int],
     options: L.JitOptions,
+    frames: Sequence[int] | None = None,
 ) -> Lowered:
-    """Lower the programs of one object (tail calls jump between them) into one module."""
+    """Lower the programs of one object (tail calls jump between them) into one module.
+
+    ``frames``: per program, the stack frame of its functions (default 512 bytes; fixed-up
+    programs may need more, :func:`bpfvm.vm.jit.xlated.frame_size`)."""
     layout = Layout(programs)
-    ctx = ModuleContext(layout, maps, inline, options)
+    sizes = list(frames) if frames is not None else [L.STACK_SIZE] * len(programs)
+    ctx = ModuleContext(layout, maps, inline, options, sizes)
     t = ctx.t
     symbols = [f"bpf_{_symbol(n)}_{i}" for i, n in enumerate(names)]
     prog_functions: list[list[str]] = [[] for _ in programs]
@@ -143,7 +153,7 @@ def lower_programs(
     ctx.prog_table.linkage = "internal"
     ctx.prog_table.initializer = ir.Constant(table_ty, [ctx.funcs[b] for b in layout.bases])
     for start, fn in ctx.funcs.items():
-        info = analyse_function(layout, start, maps, inline)
+        info = analyse_function(layout, start, maps, inline, sizes[layout.prog_of[start]])
         ctx.infos[start] = info
         FunctionLowerer(ctx, info, fn).lower()
     for p, base in enumerate(layout.bases):
@@ -170,7 +180,8 @@ class FunctionLowerer:
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.blocks: dict[int, ir.Block] = {}
         self.pc = info.start
-        self.stack_lo: ir.Value | None = None
+        self.frame = ctx.frames[ctx.layout.prog_of[info.start]]  # bytes below r10
+        self.stack_lo: ir.Value | None = None  # r10 - 512: the part pointers may reach
         self.out_args: ir.Value | None = None
         self.may_goto: ir.Value | None = None
         self.budget: ir.Value | None = None
@@ -200,10 +211,10 @@ class FunctionLowerer:
     def _prologue(self) -> None:
         b, t, info = self.b, self.t, self.info
         self.regs = [alloca(b, t, t.i64, f"r{i}") for i in range(12)]
-        self.stack = alloca(b, t, ir.ArrayType(t.i8, L.STACK_SIZE), "stack", align=16)
+        self.stack = alloca(b, t, ir.ArrayType(t.i8, self.frame), "stack", align=16)
         if self.ctx.options.zero_stack:
             memset = self.ctx.intrinsic("llvm.memset.p0.i64", t.void, [t.ptr, t.i8, t.i64, t.i1])
-            b.call(memset, [self.stack, ir.Constant(t.i8, 0), t.c64(L.STACK_SIZE),
+            b.call(memset, [self.stack, ir.Constant(t.i8, 0), t.c64(self.frame),
                             ir.Constant(t.i1, 0)])  # fmt: skip
         if info.uses_out_args or self._makes_calls():
             self.out_args = alloca(b, t, t.args7, "out_args")
@@ -215,8 +226,9 @@ class FunctionLowerer:
             self.budget = alloca(b, t, t.i64, "loop_budget")
             b.store(t.c64(self.ctx.options.max_loops), self.budget)
         r10 = t.c64(0)
-        if info.escapes:
-            self.stack_lo = b.ptrtoint(self.stack, t.i64)
+        if info.escapes:  # slots below r10 - 512 (fixups' own) are only reached statically
+            below = t.c64(self.frame - L.STACK_SIZE)
+            self.stack_lo = b.add(b.ptrtoint(self.stack, t.i64), below)
             b.store(self.stack_lo, frame_ptr(b, t, self.state, self.depth))
             r10 = b.add(self.stack_lo, t.c64(L.STACK_SIZE))
         for i in range(12):

@@ -10,12 +10,16 @@
   (``clock_gettime`` through libc), ``bpf_get_prandom_u32`` (xorshift64* in the run state),
   ``bpf_get_smp_processor_id``, ``bpf_get_numa_node_id``, and ``bpf_loop`` with a known
   callback (a native loop of direct calls).
+* Packet helpers (checksums, packet bytes, ``bpf_xdp_adjust_head``/``meta``/``tail``) run
+  natively on the run's packet descriptor (:mod:`.lower_packet`), calling the Python helper
+  only for odd cases (another packet kind, XDP fragments, memory outside the run's regions).
 * ``bpf_map_lookup_elem`` on a ``hash``/``percpu_hash`` map known at the call site searches
   the map's native index inline (:mod:`.lower_hash`); on other maps with keys (LRU, LPM,
   maps of maps...) the key is checked natively and ``lookup_cb`` calls ``prog_lookup``.
 * **Every other helper** calls the engine's ctypes callback ``helper_cb(state, id, pc,
   r1..r5)`` which runs the registry's Python function; a Python exception becomes a fault.
-  Hash map updates and deletes take this path (the Python side keeps the native index).
+  (Hash map updates and deletes are inline, :mod:`.lower_hash_update`, and so are
+  ``bpf_ringbuf_reserve``/``submit``/``discard``, :mod:`.lower_ringbuf`.)
 * **Tail calls** (helper 12): if fewer than 33 were taken, ``tail_cb(state, map, index)`` (the
   engine's resolver, the interpreter's ``tail_call_target``) names the program, which is
   called through the module's program table at the same depth, and its result returned. An
@@ -35,7 +39,10 @@ from bpfvm.isa.spec import OpSpec
 from bpfvm.vm.jit import layout as L
 from bpfvm.vm.jit.cfg import Plan, plan_call
 from bpfvm.vm.jit.lower_hash import hash_lookup
+from bpfvm.vm.jit.lower_hash_update import hash_delete, hash_update
 from bpfvm.vm.jit.lower_mem import access
+from bpfvm.vm.jit.lower_packet import lower_packet
+from bpfvm.vm.jit.lower_ringbuf import ringbuf_commit, ringbuf_reserve
 from bpfvm.vm.jit.runtime_ir import load_field, store_field, table_ptr
 
 if TYPE_CHECKING:
@@ -63,10 +70,20 @@ def lower_call(fl: FunctionLowerer, pc: int, insn: Insn, spec: OpSpec) -> None:
         _tail_call(fl, pc, arg)
     elif plan is Plan.LOOP:
         _loop(fl, pc, arg)
+    elif plan is Plan.PACKET:
+        lower_packet(fl, pc, arg, lambda: _helper(fl, pc, fl.t.c64(arg)))
     elif plan is Plan.LOOKUP_ARRAY:
         _array_lookup(fl, pc)
     elif plan is Plan.LOOKUP_HASH:
         hash_lookup(fl, pc, arg)
+    elif plan is Plan.UPDATE_HASH:
+        hash_update(fl, pc, arg)
+    elif plan is Plan.DELETE_HASH:
+        hash_delete(fl, pc, arg)
+    elif plan is Plan.RINGBUF_RESERVE:
+        ringbuf_reserve(fl, pc, arg)
+    elif plan in (Plan.RINGBUF_SUBMIT, Plan.RINGBUF_DISCARD):
+        ringbuf_commit(fl, pc, arg, discard=plan is Plan.RINGBUF_DISCARD)
     elif plan is Plan.LOOKUP_PY:
         _py_lookup(fl, pc, arg)
     elif plan is Plan.UPDATE_ARRAY:

@@ -11,7 +11,7 @@ per-CPU map), 0 when absent or when the CPU has no copy, as ``prog_lookup`` retu
 
 Handle fields (:mod:`bpfvm.runtime.maps.base`) are read with ``!invariant.load``: a hash map's
 layout never changes. The table itself is read with plain loads: a Python helper called by
-the same run may change it.
+the same run, or the inline update and delete (:mod:`.lower_hash_update`), may change it.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def hash_lookup(fl: FunctionLowerer, pc: int, map_index: int) -> None:
     handle = fl.get(1)
     h = jhash_ir(b, key_bytes(b, key.ptr, key_size), key_size)
     h64 = b.zext(h, t.i64)
-    mask = b.sub(_handle(fl, handle, OFF_NBUCKETS, 64), t.c64(1))
-    heads = b.inttoptr(_handle(fl, handle, OFF_HEADS, 64), t.ptr)
-    links = b.inttoptr(_handle(fl, handle, OFF_LINKS, 64), t.ptr)
-    data = _handle(fl, handle, OFF_DATA, 64)
-    elem_size = _handle(fl, handle, OFF_ELEM_SIZE, 32)
+    mask = b.sub(handle_field(fl, handle, OFF_NBUCKETS, 64), t.c64(1))
+    heads = b.inttoptr(handle_field(fl, handle, OFF_HEADS, 64), t.ptr)
+    links = b.inttoptr(handle_field(fl, handle, OFF_LINKS, 64), t.ptr)
+    data = handle_field(fl, handle, OFF_DATA, 64)
+    elem_size = handle_field(fl, handle, OFF_ELEM_SIZE, 32)
     first = b.load(b.gep(heads, [b.and_(h64, mask)], source_etype=t.i32), typ=t.i32)
     entry = b.block
     head, body, compare, found, done = (fl.fn.append_basic_block(f"htab_{n}") for n in
@@ -72,9 +72,9 @@ def hash_lookup(fl: FunctionLowerer, pc: int, map_index: int) -> None:
     b.cbranch(equal, found, head)
     b.position_at_end(found)
     cpu = load_field(b, t, fl.state, "cpu")
-    cpu_ok = b.icmp_unsigned("<", cpu, _handle(fl, handle, OFF_NCPUS, 32))
+    cpu_ok = b.icmp_unsigned("<", cpu, handle_field(fl, handle, OFF_NCPUS, 32))
     value = b.add(elem, t.c64((key_size + 7) & ~7))
-    value = b.add(value, b.mul(cpu, _handle(fl, handle, OFF_PERCPU_STRIDE, 64)))
+    value = b.add(value, b.mul(cpu, handle_field(fl, handle, OFF_PERCPU_STRIDE, 64)))
     hit = b.select(cpu_ok, value, t.c64(0))
     b.branch(done)
     b.position_at_end(done)
@@ -84,7 +84,7 @@ def hash_lookup(fl: FunctionLowerer, pc: int, map_index: int) -> None:
     fl.put(0, r0)
 
 
-def _handle(fl: FunctionLowerer, handle: ir.Value, off: int, bits: int) -> ir.Value:
+def handle_field(fl: FunctionLowerer, handle: ir.Value, off: int, bits: int) -> ir.Value:
     b, t = fl.b, fl.t
     ptr = b.inttoptr(b.add(handle, t.c64(off)), t.ptr)
     value = invariant(b, b.load(ptr, typ=t.ity(bits), align=bits // 8))

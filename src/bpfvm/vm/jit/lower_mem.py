@@ -69,8 +69,8 @@ def access(
     """The checked address ``reg + off`` for an access of ``size`` bytes."""
     b, t = fl.b, fl.t
     known = fl.info.pre[pc][reg]
-    if known is not None and known[0] == STACK and static_stack(known[1] + off, size):
-        at = L.STACK_SIZE + known[1] + off
+    if known is not None and known[0] == STACK and static_stack(known[1] + off, size, fl.frame):
+        at = fl.frame + known[1] + off
         ptr = b.gep(fl.stack, [t.c64(at)], inbounds=True, source_etype=t.i8)
         return Access(ptr, _align_of(at))
     addr = b.add(fl.get(reg), t.c64(off))

@@ -5,7 +5,10 @@
 in the interpreter's order, as native ``(start, end, flags)`` triples. Packet helpers move the
 packet window (``bpf_xdp_adjust_head`` and friends), so after every Python helper the table
 is refreshed from the :class:`~bpfvm.runtime.memory.Region` objects; a change rewrites the
-table, the packet fields and invalidates every site cache.
+table, the packet fields and invalidates every site cache. The table is followed by the packet
+descriptor native packet helpers work on (:mod:`.packet_desc`): pulled into the Python packet
+state before every Python helper and after the run, pushed again when a Python helper moved
+the packet.
 
 Stack frames live on the native stack. A frame whose address escaped is registered in
 ``state.frames``; the helpers' :class:`JitAddressSpace` finds the registered frames of the
@@ -23,6 +26,7 @@ from typing import Any
 from bpfvm.errors import VmFault
 from bpfvm.runtime.memory import AddressSpace, Region
 from bpfvm.vm.jit import layout as L
+from bpfvm.vm.jit.packet_desc import NDESC, pull, push
 
 M64 = (1 << 64) - 1
 
@@ -114,14 +118,38 @@ class JitAddressSpace(AddressSpace):
 class RegionTable:
     """The native region table of one run (or one batch item)."""
 
-    def __init__(self, fixed: Sequence[Region], own: Sequence[Region], packet: Region | None):
+    def __init__(
+        self,
+        fixed: Sequence[Region],
+        own: Sequence[Region],
+        packet: Region | None,
+        packet_state: Any = None,
+        nsites: int = 0,
+    ):
         self.regions = [*fixed, *own]
         self.first_own = len(fixed)
         self.packet = packet
-        self.array = (ctypes.c_uint64 * max(3 * len(self.regions), 3))()
+        self.packet_state = packet_state
+        self.nsites = nsites
+        self.desc_at = 3 * len(self.regions)  # the packet descriptor follows the rows
+        self.array = (ctypes.c_uint64 * (self.desc_at + NDESC))()
         self.geometry: list[tuple[int, int]] = []
         for i, region in enumerate(self.regions):
             self._put(i, region)
+        self.push_packet()
+
+    def push_packet(self) -> None:
+        """Describe the packet state for native packet helpers (after pulling any change
+        native code made, so nothing is lost)."""
+        self.pull_packet()
+        push(self.array, self.desc_at, self.regions, self.packet_state, self.nsites)
+
+    def pull_packet(self) -> bool:
+        """Publish what native packet helpers moved to the packet state; True if anything."""
+        if not pull(self.array, self.desc_at, self.packet_state):
+            return False
+        self.changed()
+        return True
 
     def _put(self, i: int, region: Region) -> None:
         a = self.array
@@ -228,6 +256,14 @@ class NativeRun:
             st = self.state
             st.pkt_addr, st.pkt_len, st.has_pkt = table.packet_fields()
             self.invalidate()
+            # every change of packet geometry moves the window: describe the packet anew
+            table.push_packet()
+
+    def pull(self) -> None:
+        """Before a Python helper and after a run: publish the packet geometry native packet
+        helpers changed to the Python packet state (``sync()``)."""
+        if self.table is not None:
+            self.table.pull_packet()
 
     def fault(self, messages: Sequence[str]) -> VmFault:
         """The interpreter's fault for what the run state records."""
