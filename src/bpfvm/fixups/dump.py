@@ -19,6 +19,7 @@ from bpfvm.isa.helper_ids import HELPER_NAMES
 from bpfvm.isa.insn import Insn
 from bpfvm.isa.opcodes import AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size
 
+BPF_ADDR_PERCPU = -1  # MOV64_PERCPU_REG: off of a move that makes a per-CPU address
 _SIZES = {Size.B: "u8", Size.H: "u16", Size.W: "u32", Size.DW: "u64"}
 _SSIZES = {Size.B: "s8", Size.H: "s16", Size.W: "s32", Size.DW: "s64"}
 
@@ -48,6 +49,8 @@ def _alu(insn: Insn) -> str:
     if op == AluOp.MOV:
         if x and wide and insn.off == 1:
             return f"{d} = addr_space_cast({_r(insn.src)}, {insn.imm >> 16}, {insn.imm & 0xFFFF})"
+        if x and wide and insn.off == BPF_ADDR_PERCPU:  # the kernel's internal per-CPU move
+            return f"{d} = &(void __percpu *)({_r(insn.src)})"
         if x and insn.off:
             return f"{d} = (s{insn.off}){src}"
         return f"{d} = {src}"

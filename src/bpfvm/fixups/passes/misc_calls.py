@@ -107,8 +107,29 @@ def array_lookup_inline(m: MapSpec, privileged: bool) -> list[Insn] | None:
     return body
 
 
+_FOR_EACH_OPS = {
+    MapType.ARRAY: "bpf_for_each_array_elem",
+    MapType.PERCPU_ARRAY: "bpf_for_each_array_elem",
+    MapType.HASH: "bpf_for_each_hash_elem",
+    MapType.LRU_HASH: "bpf_for_each_hash_elem",
+    MapType.PERCPU_HASH: "bpf_for_each_hash_elem",
+    MapType.LRU_PERCPU_HASH: "bpf_for_each_hash_elem",
+}
+_SPECIAL_OPS = {  # map->ops entries whose name does not follow PREFIX_OP
+    (MapType.QUEUE, "bpf_map_push_elem"): "queue_stack_map_push_elem",
+    (MapType.STACK, "bpf_map_push_elem"): "queue_stack_map_push_elem",
+    (MapType.ARRAY_OF_MAPS, "bpf_map_lookup_elem"): "array_of_map_lookup_elem",
+    (MapType.HASH_OF_MAPS, "bpf_map_lookup_elem"): "htab_of_map_lookup_elem",
+}
+
+
 def map_ops_name(m: MapSpec, helper: str) -> str:
     """The runtime function a map helper on a known map resolves to (``map->ops``)."""
+    if helper == "bpf_for_each_map_elem":
+        return _FOR_EACH_OPS.get(MapType(m.type), helper)
+    special = _SPECIAL_OPS.get((MapType(m.type), helper))
+    if special is not None:
+        return special
     prefix = {
         MapType.ARRAY: "array_map",
         MapType.PERCPU_ARRAY: "percpu_array_map",
@@ -136,6 +157,7 @@ MAP_OPS_HELPERS = frozenset(
         "bpf_map_pop_elem",
         "bpf_map_peek_elem",
         "bpf_map_lookup_percpu_elem",
+        "bpf_for_each_map_elem",
     )
 )
 
