@@ -80,7 +80,7 @@ def verify(
     except VerifierReject as exc:
         error = exc.diagnostic
         errno = exc.errno
-        log.write(exc.diagnostic + "\n" + exc.trailer)
+        log.write(exc.diagnostic + ("\n" if exc.newline else "") + exc.trailer)
         result_env = getattr(exc, "env", None)
     from bpfvm.verifier.main import last_env
 

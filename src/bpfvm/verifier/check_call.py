@@ -38,8 +38,9 @@ from bpfvm.verifier.env import (
     mark_reg_known,
     mark_reg_not_init,
     mark_reg_unknown,
+    push_stack_hook,
 )
-from bpfvm.verifier.errors import EACCES, EFAULT, EINVAL, ENOTSUPP, reject
+from bpfvm.verifier.errors import EACCES, EINVAL, ENOTSUPP, reject
 from bpfvm.verifier.fixup_facts import update_loop_inline_state
 from bpfvm.verifier.log import reg_type_str
 from bpfvm.verifier.precision import mark_chain_precision
@@ -209,8 +210,26 @@ def check_helper_call(env: Env, insn: Insn) -> None:
         raise reject("tail_calls are not allowed in programs with stack args", EINVAL)
     if func_id == F["get_func_ip"]:
         check_get_func_ip(env)
-    if func_id in PKT_CHANGERS:
+    changes_data = func_id in PKT_CHANGERS
+    if func_id == F["tail_call"] and env.cur.curframe:
+        _tail_call_exit(env)
+        changes_data = True
+    if changes_data:
         clear_all_pkt_pointers(env)
+
+
+def _tail_call_exit(env: Env) -> None:
+    """A tail call in a subprogram (6.18): the path that takes it leaves the subprogram with
+    an unknown R0 (the target program's return value); the path where it fails goes on with
+    the next instruction, pushed as a branch."""
+    from bpfvm.verifier.subprog import prepare_func_exit
+
+    env.mark_reg_scratched(0)
+    push_stack_hook(env, env.insn_idx + 1, env.insn_idx, False)
+    clear_all_pkt_pointers(env)
+    mark_reg_unknown(env.regs[0])
+    prepare_func_exit(env)
+    env.insn_idx -= 1  # do_check_insn steps past the call: land on the return site
 
 
 _TRAMPOLINE_ATTACH = frozenset({
@@ -257,11 +276,6 @@ def _special_cases(env: Env, insn: Insn, meta: CallMeta) -> None:
     fid = meta.func_id
     if fid == F["tail_call"]:
         check_resource_leak(env, False, True, "tail_call")
-        if env.frame.in_callback_fn:
-            # 6.18 rejects a tail call in the callback's own body through a backtracking bug
-            # report (bpfvm rejects it outright) and accepts one in a static subprogram the
-            # callback calls; newer kernels say "cannot tail call within callback"
-            raise reject("verifier bug: callback unexpected regs 1", EFAULT)
     elif fid == F["get_local_storage"]:
         r2 = regs[2]
         if not (r2.type == SCALAR_VALUE and r2.is_const and r2.const_value == 0):
@@ -519,7 +533,7 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
     if meta.func_id != F["tail_call"]:
         return
     if meta.map_idx < 0 or env.maps[meta.map_idx].type != MapType.PROG_ARRAY:
-        raise reject("expected prog array map for tail call", EINVAL)
+        raise reject("expected prog array map for tail call", EINVAL, newline=False)
     r3 = env.regs[3]
     aux = env.aux[env.insn_idx]
     if not (r3.s.var_off.mask == 0 and r3.s.var_off.value < env.maps[meta.map_idx].max_entries):

@@ -274,7 +274,8 @@ def _read_fixed_off(env: Env, state: FuncState, off: int, size: int, dst_regno: 
             else:
                 flags = _narrow_fill(env, stype, slot, size, off, reg, cur.regs[dst_regno], flags)
         elif dst_regno >= 0:
-            assign_scalar_id_before_mov(env, reg)
+            # a full fill copies the slot as it is: 6.18 gives an id-less unknown scalar
+            # (one widened at a callback's return) no id here (checked on the running kernel)
             cur.regs[dst_regno].assign(reg)
     else:
         for i in range(size):

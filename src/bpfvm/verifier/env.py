@@ -9,6 +9,7 @@ fixup stage reads. Nothing here is global: every verification builds its own :cl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,7 @@ class Env:
     cur: VerifierState = field(default_factory=VerifierState)
     aux: list[InsnAux] = field(default_factory=list)
     stack: list[StackElem] = field(default_factory=list)
-    explored: dict[int, list[StateListEntry]] = field(default_factory=dict)
+    explored: dict[int, list[StateListEntry]] = field(default_factory=dict)  # explored_bucket()
     insn_idx: int = 0
     prev_insn_idx: int = -1
     insn_processed: int = 0
@@ -119,6 +120,7 @@ class Env:
     prev_linfo: Any = None
     insn_limit: int = 1_000_000  # BPF_COMPLEXITY_LIMIT_INSNS
     max_out_stack_args: dict[int, int] = field(default_factory=dict)  # per subprogram
+    unreliable: set[int] = field(default_factory=set)  # func_info_aux[].unreliable
     nr_cpu_ids: int = field(default_factory=lambda: possible_cpu_count())
 
     def __post_init__(self) -> None:
@@ -126,6 +128,7 @@ class Env:
             self.aux = [InsnAux() for _ in range(self.info.insn_cnt)]
         self.liveness = StackLiveness(self)
         self.map_list: list[MapSpec] = list(self.info.prog.maps)
+        self.inner_index: dict[int, int] = {}  # id() of an inner-map template -> its index
 
     @property
     def maps(self) -> list[MapSpec]:
@@ -139,12 +142,18 @@ class Env:
         return {i for i in range(len(self.map_list)) if spin_lock_offset(self, i) is not None}
 
     def map_index(self, m: MapSpec) -> int:
-        """The index of ``m`` in :attr:`maps`, adding it (inner-map templates) if needed."""
+        """The index of ``m`` in :attr:`maps`, adding it (inner-map templates) if needed.
+
+        A template is added without its name: the kernel's inner-map meta
+        (``bpf_map_meta_alloc``) copies no name, so the log shows ``map_ptr(ks=..,vs=..)``."""
         for i, x in enumerate(self.map_list):
             if x is m:
                 return i
-        self.map_list.append(m)
-        return len(self.map_list) - 1
+        idx = self.inner_index.get(id(m))
+        if idx is None:
+            idx = self.inner_index[id(m)] = len(self.map_list)
+            self.map_list.append(dataclasses.replace(m, name=""))
+        return idx
 
     @property
     def prog_type(self) -> int:

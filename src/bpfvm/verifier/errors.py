@@ -16,20 +16,25 @@ from bpfvm.errors import BpfvmError
 class VerifierReject(BpfvmError):
     """The program is rejected; ``diagnostic`` is the kernel's message (one line)."""
 
-    def __init__(self, diagnostic: str, errno: int = _errno.EACCES, trailer: str = "") -> None:
+    def __init__(
+        self, diagnostic: str, errno: int = _errno.EACCES, trailer: str = "", newline: bool = True
+    ) -> None:
         super().__init__(diagnostic)
         self.diagnostic = diagnostic
         self.errno = errno
         self.trailer = trailer  # log lines the kernel prints after the message
+        self.newline = newline  # False: the kernel prints the message without its newline
 
 
 class VerifierBug(Exception):
     """An internal invariant of the verifier broke (not a verdict on the program)."""
 
 
-def reject(diagnostic: str, errno: int = _errno.EACCES) -> VerifierReject:
-    """Build a :class:`VerifierReject` (``raise reject(...)`` reads like the kernel's verbose)."""
-    return VerifierReject(diagnostic, errno)
+def reject(diagnostic: str, errno: int = _errno.EACCES, newline: bool = True) -> VerifierReject:
+    """Build a :class:`VerifierReject` (``raise reject(...)`` reads like the kernel's verbose);
+    ``newline=False`` for the few messages the kernel prints without one (the statistics line
+    then runs into them)."""
+    return VerifierReject(diagnostic, errno, newline=newline)
 
 
 EINVAL = _errno.EINVAL

@@ -389,7 +389,7 @@ def _jmp_text(insn: Insn, cls: int) -> str:
     if op == 0x8:
         if insn.src == 1:
             return f"call pc{insn.imm:+d}"
-        if insn.src == 0 and insn.imm in HELPER_NAMES and insn.imm:
+        if insn.src == 0 and insn.imm in HELPER_NAMES:
             return f"call {HELPER_NAMES[insn.imm]}#{insn.imm}"
         if insn.src == 2:
             return f"call kernel-function#{insn.imm}"

@@ -285,7 +285,6 @@ def process_bpf_exit(env: Env) -> int:
     if st.curframe:
         from bpfvm.verifier.subprog import prepare_func_exit
 
-        env.liveness.update()
         prepare_func_exit(env)
         return 2
     check_return_code(env, 0, "R0")

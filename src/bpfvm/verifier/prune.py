@@ -282,9 +282,18 @@ def _same_callsites(a: VerifierState, b: VerifierState) -> bool:
     return all(a.frame[i].callsite == b.frame[i].callsite for i in range(a.curframe, -1, -1))
 
 
+def explored_bucket(env: Env, insn_idx: int) -> int:
+    """``explored_state``: the kernel's explored states hash on the instruction and the
+    current frame's callsite (``(idx ^ callsite) % prog->len``); a bucket may hold states of
+    other instructions, which the walks skip but ``max_states_per_insn`` counts."""
+    cur = env.cur
+    callsite = cur.frame[cur.curframe].callsite
+    return ((insn_idx ^ callsite) & 0xFFFFFFFF) % env.info.insn_cnt
+
+
 def clean_live_states(env: Env, insn: int, cur: VerifierState) -> None:
     """``clean_live_states``."""
-    for sl in env.explored.get(insn, ()):
+    for sl in env.explored.get(explored_bucket(env, insn), ()):
         st = sl.state
         if st.branches or st.insn_idx != insn or not _same_callsites(st, cur):
             continue
@@ -407,7 +416,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         and env.insn_processed - env.prev_insn_processed >= 8
     )
     clean_live_states(env, insn_idx, cur)
-    head = env.explored.get(insn_idx)
+    head = env.explored.get(explored_bucket(env, insn_idx))
     states_cnt = 0
     if head:
         for sl in list(head):
@@ -519,7 +528,7 @@ def _add_state(env: Env, insn_idx: int) -> None:
     cur.dfs_depth = new.dfs_depth + 1
     cur.jmp_history = []
     env.cur_hist_ent = None
-    env.explored.setdefault(insn_idx, []).insert(0, StateListEntry(new))
+    env.explored.setdefault(explored_bucket(env, insn_idx), []).insert(0, StateListEntry(new))
 
 
 def maybe_free_state(env: Env, st: VerifierState) -> None:
@@ -531,7 +540,7 @@ def maybe_free_state(env: Env, st: VerifierState) -> None:
 
 def find_prev_entry(env: Env, cur: VerifierState, insn_idx: int) -> VerifierState | None:
     """``find_prev_entry``: a checkpoint of the current path at ``insn_idx`` (a loop)."""
-    for sl in env.explored.get(insn_idx, ()):
+    for sl in env.explored.get(explored_bucket(env, insn_idx), ()):
         st = sl.state
         if (
             st.insn_idx == insn_idx

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bpfvm.errors import InputError
 from bpfvm.isa.insn import Insn
 from bpfvm.verifier.env import (
     DST_OP_NO_MARK,
@@ -27,7 +28,7 @@ from bpfvm.verifier.env import (
     mark_reg_unknown,
     push_stack_hook,
 )
-from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, reject
+from bpfvm.verifier.errors import E2BIG, EACCES, EINVAL, VerifierReject, reject
 from bpfvm.verifier.fixup_facts import fastcall_stack_depth
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar import S64_MAX, S64_MIN
@@ -120,7 +121,11 @@ def prepare_func_args(env: Env, subprog: int) -> list[FuncArg] | None:
             if target.name in _CTX_STRUCTS:
                 args.append(FuncArg(ARG_CTX))
             else:
-                args.append(FuncArg(ARG_MEM, btf.resolve_size(pt.ref)))
+                try:
+                    size = btf.resolve_size(pt.ref)
+                except InputError:
+                    return None  # void *, function pointers: "size cannot be determined"
+                args.append(FuncArg(ARG_MEM, size))
         else:
             return None
     return args
@@ -132,8 +137,9 @@ def check_func_call(env: Env, insn: Insn) -> None:
     target = env.insn_idx + insn.imm + 1
     subprog = find_subprog(env, target)
     caller = st.frame[st.curframe]
+    args_ok = btf_check_subprog_call(env, subprog, caller)
     if subprog_is_global(env, subprog):
-        _call_global(env, subprog, caller)
+        _call_global(env, subprog, caller, args_ok)
         invalidate_outgoing_stack_args(env, caller)
         return
     check_outgoing_stack_args(env, caller, subprog)
@@ -150,17 +156,36 @@ def check_func_call(env: Env, insn: Insn) -> None:
         env.print_verifier_state(st, st.curframe, True)
 
 
-def _call_global(env: Env, subprog: int, caller: FuncState) -> None:
+def btf_check_subprog_call(env: Env, subprog: int, caller: FuncState) -> bool:
+    """``btf_check_subprog_call``: do the caller's registers match the subprogram's BTF
+    prototype? Checked (and mismatches logged) for static subprograms too, whose verdict does
+    not depend on it; a mismatch marks the subprogram unreliable, which skips later checks."""
+    if not env.info.prog.func_info or subprog in env.unreliable:
+        return False
+    args = prepare_func_args(env, subprog)
+    is_global = subprog_is_global(env, subprog)
+    if args is not None and not is_global and any(a.kind == ARG_MEM for a in args):
+        args = None  # memory arguments are a global function's (static ones: unsupported)
+    if args is not None and not _returns_scalar(env, subprog):
+        if is_global:
+            name = subprog_name(env, subprog)
+            env.verbose(
+                f"Global function {name}() doesn't return scalar. Only those are supported.\n"
+            )
+        args = None
+    if args is None or not _args_match(env, caller, args):
+        env.unreliable.add(subprog)
+        return False
+    return True
+
+
+def _call_global(env: Env, subprog: int, caller: FuncState, args_ok: bool) -> None:
     name = subprog_name(env, subprog)
     if env.cur.active_locks:
         # one kernel message over two log lines: the error line is the second
         env.verbose("global function calls are not allowed while holding a lock,\n")
         raise reject("use static function instead", EINVAL)
-    args = prepare_func_args(env, subprog)
-    if args is not None and not _returns_scalar(env, subprog):
-        env.verbose(f"Global function {name}() doesn't return scalar. Only those are supported.\n")
-        args = None
-    if args is None or not _args_match(env, caller, args):
+    if not args_ok:
         raise reject(f"Caller passes invalid args into func#{subprog} ('{name}')", EINVAL)
     if env.log.enabled:
         env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
@@ -196,11 +221,16 @@ def _args_match(env: Env, caller: FuncState, args: list[FuncArg]) -> bool:
         else:
             if reg.type == SCALAR_VALUE and reg.is_const and reg.const_value == 0:
                 continue
-            if reg.base not in (PTR_TO_STACK, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_MEM):
-                return False
             from bpfvm.verifier.check_helper_mem import check_helper_mem_access
 
-            check_helper_mem_access(env, i + 1, arg.mem_size, False, False, None)
+            # check_mem_reg: the memory must be readable and writable; a failure is logged
+            # and makes the call's arguments invalid
+            try:
+                check_helper_mem_access(env, i + 1, arg.mem_size, False, True, None)
+                check_helper_mem_access(env, i + 1, arg.mem_size, True, True, None)
+            except VerifierReject as exc:
+                env.verbose(exc.diagnostic + ("\n" if exc.newline else "") + exc.trailer)
+                return False
     return True
 
 
@@ -218,6 +248,7 @@ def setup_func_entry(
         raise reject(f"the call stack of {st.curframe + 2} frames is too deep", E2BIG)
     caller = st.frame[st.curframe]
     callee = init_func_state(st.curframe + 1, subprog, callsite)
+    env.mark_state_scratched()  # init_func_state scratches the whole state
     callee.async_entry_cnt = caller.async_entry_cnt
     del st.frame[st.curframe + 1 :]
     st.frame.append(callee)
@@ -234,6 +265,7 @@ def clear_caller_saved_regs(env: Env, f: FuncState) -> None:
 
 def prepare_func_exit(env: Env) -> None:
     """``prepare_func_exit``: return to the caller (or, for a callback, to its helper call)."""
+    env.liveness.update()
     st = env.cur
     callee = st.frame[st.curframe]
     r0 = callee.regs[0]
