@@ -108,9 +108,11 @@ def test_example_vs_kernel(kernel: None, path: Path) -> None:
     for prog in obj.programs:
         if _processed(logs[prog.name]) < 0:
             continue  # libbpf gave up before the kernel's verifier ran (CO-RE, environment)
-        ours = verify(prog)
+        ours = verify(prog, log_level=2)
         compared += 1
         assert ours.accepted == loaded[prog.name], prog.name
         assert ours.processed_insns == _processed(logs[prog.name]), prog.name
+        # the whole level-2 log, libbpf's map names included (``tc_rewri.bss``)
+        assert _norm(ours.log) == _norm(logs[prog.name]), prog.name
     if not compared:
         pytest.skip(f"libbpf could not load {path.name} here")

@@ -10,7 +10,7 @@ program type and expected attach type come from the section name (:mod:`bpfvm.el
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bpfvm.btf import Btf
 from bpfvm.elf import btfmaps
@@ -65,6 +65,27 @@ def load_object(data: bytes, source: str = "<elf>", *, target_btf: Btf | None = 
         raise
     except (ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:
         raise InputError(f"{source}: malformed object: {type(exc).__name__}: {exc}") from None
+
+
+BPF_OBJ_NAME_LEN = 16
+
+
+def object_name(source: str) -> str:
+    """libbpf's object name: the file's base name up to its first dot."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def internal_map(spec: MapSpec, obj_name: str) -> MapSpec:
+    """``spec`` with the kernel name libbpf's ``internal_map_name`` gives a global data or
+    ``.kconfig`` map: up to 8 characters of the object's name, then the section name (at
+    least 7 characters of room), no prefix when the section name has a second dot; characters
+    the kernel refuses become ``_``."""
+    real = spec.name
+    sfx_len = min(max(7, len(real)), BPF_OBJ_NAME_LEN - 1)
+    pfx_len = 0 if "." in real[1:] else min(BPF_OBJ_NAME_LEN - sfx_len - 1, len(obj_name))
+    name = (obj_name[:pfx_len] + real[:sfx_len])[: BPF_OBJ_NAME_LEN - 1]
+    name = "".join(c if (c.isascii() and c.isalnum()) or c in "_." else "_" for c in name)
+    return replace(spec, kernel_name=name)
 
 
 def section_functions(obj: ObjectFile, sec: Section) -> list[Function]:
@@ -194,12 +215,14 @@ class _Loader:
                 raise InputError("BTF is required, but is missing or corrupted (.maps section)")
             for offset, spec in btfmaps.btf_defined_maps(obj, btf_maps, self.btf):
                 self.map_syms[(btf_maps.index, offset)] = self._add_map(spec)
+        prefix = object_name(obj.source)
         for sec in obj.sections:
             if is_global_data(sec) and sec.size:
-                self.data_maps[sec.index] = self._add_map(global_data_map(obj, sec))
+                spec = global_data_map(obj, sec)
+                self.data_maps[sec.index] = self._add_map(internal_map(spec, prefix))
         kconfig = btfmaps.kconfig_map(obj, self.btf)
         if kconfig is not None:
-            self.data_maps[-2] = self._add_map(kconfig)
+            self.data_maps[-2] = self._add_map(internal_map(kconfig, prefix))
 
     def _resolve_data(self, rel: Reloc, imm: int) -> DataRef | None:
         sym = rel.symbol

@@ -44,6 +44,9 @@ class MapSpec:
     # global data: where each variable lives in the value (ELF symbols; object-file BTF
     # leaves DATASEC offsets 0 until a loader fixes them up, as libbpf's btf_fixup_datasec)
     var_offsets: tuple[tuple[str, int], ...] = ()
+    # the name libbpf gives the kernel when it differs from ``name``: global data and
+    # ``.kconfig`` maps are prefixed with the object's name (``tc_rewri.bss``)
+    kernel_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,8 @@ def reg_str(reg: RegState, frameno: int, maps: Sequence[MapSpec]) -> str:
 
 def kernel_map_name(m: MapSpec) -> str:
     """The name the kernel knows a map by (``BPF_OBJ_NAME_LEN`` - 1 characters, as libbpf
-    passes it)."""
-    return m.name[:15]
+    passes it: libbpf's name for global data, ``tc_rewri.bss``)."""
+    return (m.kernel_name or m.name)[:15]
 
 
 def state_str(
