@@ -357,7 +357,8 @@ def _create_map(spec: MapSpec, s: _Session, btf_fd: int, datasec: dict[str, int]
     def create(btf: int, key_type: int, value_type: int) -> int:
         return sc.map_create_btf(
             int(spec.type), key_size, value_size, max_entries, spec.map_flags,
-            inner_map_fd=inner_fd, map_extra=spec.map_extra, map_name=_map_name(spec.kernel_name or spec.name),
+            inner_map_fd=inner_fd, map_extra=spec.map_extra,
+            map_name=_map_name(spec.kernel_name or spec.name),
             btf_fd=btf, btf_key_type_id=key_type, btf_value_type_id=value_type,
         )  # fmt: skip
 
