@@ -6,11 +6,15 @@ from __future__ import annotations
 import errno as _errno
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bpfvm.errors import BpfvmError
 from bpfvm.program.uapi import ProgType
 from bpfvm.runtime.memory import Region
 from bpfvm.runtime.packet import PAGE_SIZE, SkbPacket, XdpPacket
+
+if TYPE_CHECKING:
+    from bpfvm.hooks.pool import PacketPool
 
 ENOTSUPP = 524  # kernel-internal errno: the program type has no test_run
 
@@ -72,6 +76,7 @@ class PacketContext:
     prog_type: ProgType
     state: XdpPacket | SkbPacket
     ctx: bytes | None  # the user's context as the kernel holds it (None: no ctx_in/ctx_out)
+    pool: PacketPool | None = None  # where the state goes back on close (None: unmapped)
 
     @property
     def r1(self) -> int:
@@ -109,7 +114,9 @@ class PacketContext:
         return self.data_out(), self.ctx_out() or b""
 
     def close(self) -> None:
-        self.state.close()
+        if self.pool is None or not self.pool.release(self.state):
+            self.state.close()
+        self.pool = None
 
     def __enter__(self) -> PacketContext:
         return self

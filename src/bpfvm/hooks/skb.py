@@ -28,6 +28,7 @@ from bpfvm.hooks.packet_ctx import (
     ctx_init,
     find_device,
 )
+from bpfvm.hooks.pool import PacketPool
 from bpfvm.program.uapi import ProgType
 from bpfvm.runtime.ctx_runtime import RuntimeSkbPacket
 from bpfvm.runtime.packet import (
@@ -82,10 +83,12 @@ def build_skb_context(
     ctx_out: bool = False,
     devices: tuple[NetDevice, ...] = (LOOPBACK,),
     runtime_ctx: bool = False,
+    pool: PacketPool | None = None,
 ) -> PacketContext:
     """The socket buffer and ``__sk_buff`` for ``data_in``; raises :class:`TestRunError`.
 
-    ``runtime_ctx``: the context is bpfvm's ``bpfvm_sk_buff`` (for fixed-up programs)."""
+    ``runtime_ctx``: the context is bpfvm's ``bpfvm_sk_buff`` (for fixed-up programs);
+    ``pool``: reuse a packet state of the same shape (closing the context gives it back)."""
     size = len(data_in)
     if size < ETH_HLEN or size > SKB_MAX_TEST_LEN:
         raise TestRunError(
@@ -100,7 +103,8 @@ def build_skb_context(
     family, local, remote = _socket_addresses(protocol, data_in[ETH_HLEN:])
     l2 = prog_type in L2_PROG_TYPES
     wire_len = _convert_ctx(ctx, size if l2 else size - ETH_HLEN)
-    packet = (RuntimeSkbPacket if runtime_ctx else SkbPacket)(data_in, l2)
+    cls = RuntimeSkbPacket if runtime_ctx else SkbPacket
+    packet = cls(data_in, l2) if pool is None else pool.new(cls, data_in, l2)
     region = packet.ctx
     region.write(SKB_PKT_TYPE, struct.pack("<I", pkt_type))
     region.write(SKB_PROTOCOL, protocol.to_bytes(2, "big"))
@@ -119,7 +123,7 @@ def build_skb_context(
         packet.gso_segs = _field(ctx, SKB_GSO_SEGS)
         packet.gso_size = _field(ctx, SKB_GSO_SIZE) & 0xFFFF  # skb_shared_info.gso_size
         packet.sync()
-    return PacketContext(prog_type, packet, ctx)
+    return PacketContext(prog_type, packet, ctx, pool)
 
 
 def _field(ctx: bytes, off: int) -> int:

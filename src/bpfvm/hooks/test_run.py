@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bpfvm.elf.loader import BpfObject, load_object
 from bpfvm.errors import BpfvmError, InputError
 from bpfvm.hooks.context import PACKET_PROG_TYPES, TestRunError, build_packet_context
+from bpfvm.hooks.pool import PacketPool
 from bpfvm.hooks.typed import typed_map
 from bpfvm.program.model import MapSpec, Program
 from bpfvm.program.uapi import MapType, ProgType
@@ -115,12 +116,17 @@ def _raw_context(prog: Program, data: bytes, ctx: bytes | None) -> RawContext:
 
 
 def build_context(
-    prog: Program, data: bytes, ctx: bytes | None, runtime_ctx: bool = False
+    prog: Program,
+    data: bytes,
+    ctx: bytes | None,
+    runtime_ctx: bool = False,
+    pool: PacketPool | None = None,
 ) -> RunContext:
     """``runtime_ctx``: packet programs get bpfvm's runtime context structure (fixed-up
-    programs, :mod:`bpfvm.runtime.ctx_runtime`) instead of the UAPI struct."""
+    programs, :mod:`bpfvm.runtime.ctx_runtime`) instead of the UAPI struct; ``pool`` reuses
+    their packet states between runs."""
     if prog.prog_type in PACKET_PROG_TYPES:
-        return build_packet_context(prog.prog_type, data, ctx, runtime_ctx=runtime_ctx)
+        return build_packet_context(prog.prog_type, data, ctx, runtime_ctx=runtime_ctx, pool=pool)
     return _raw_context(prog, data, ctx)
 
 
@@ -164,6 +170,7 @@ class LoadedObject:
         self.ncpus = ncpus
         self.map_list = _create_maps(obj.maps, ncpus)
         self.maps = {m.spec.name: m for m in self.map_list}
+        self.packets = PacketPool()  # packet states reused by test_run (bpfvm.hooks.pool)
         self.programs = {p.name: p for p in obj.programs}
         self._entry = {p.name: i for i, p in enumerate(obj.programs)}
         self.vm: Interpreter | JitEngine
@@ -218,7 +225,7 @@ class LoadedObject:
             raise TestRunError(errno.EINVAL, "syscall programs can't be repeated")
         if not 0 <= cpu < self.ncpus:
             raise TestRunError(errno.ENXIO, f"cpu {cpu} is not one of the {self.ncpus} CPUs")
-        run_ctx = build_context(prog, data, ctx, self.runtime_ctx)
+        run_ctx = build_context(prog, data, ctx, self.runtime_ctx, self.packets)
         vm = self.vm
         vm.call.cpu = cpu
         vm.call.packet = run_ctx.packet_state

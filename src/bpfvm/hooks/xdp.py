@@ -25,6 +25,7 @@ from bpfvm.hooks.packet_ctx import (
     ctx_init,
     find_device,
 )
+from bpfvm.hooks.pool import PacketPool
 from bpfvm.program.uapi import ProgType
 from bpfvm.runtime.ctx_runtime import RuntimeXdpPacket
 from bpfvm.runtime.packet import (
@@ -47,10 +48,12 @@ def build_xdp_context(
     ctx_out: bool = False,
     devices: tuple[NetDevice, ...] = (LOOPBACK,),
     runtime_ctx: bool = False,
+    pool: PacketPool | None = None,
 ) -> PacketContext:
     """The XDP buffer and ``xdp_md`` for ``data_in``; raises :class:`TestRunError`.
 
-    ``runtime_ctx``: the context is bpfvm's ``bpfvm_xdp_buff`` (for fixed-up programs)."""
+    ``runtime_ctx``: the context is bpfvm's ``bpfvm_xdp_buff`` (for fixed-up programs);
+    ``pool``: reuse a packet state of the same shape (closing the context gives it back)."""
     size = len(data_in)
     md = ctx_init(ctx_in, XDP_MD_SIZE, ctx_out)
     headroom, meta, linear = XDP_PACKET_HEADROOM, 0, size
@@ -67,8 +70,9 @@ def build_xdp_context(
     if len(frags) > MAX_SKB_FRAGS:
         raise TestRunError(errno.ENOMEM, f"{size} bytes need more than {MAX_SKB_FRAGS} frags")
     cls = RuntimeXdpPacket if runtime_ctx else XdpPacket
-    packet = cls(data_in[:linear], meta, frags, ingress, queue)
-    return PacketContext(ProgType.XDP, packet, md)
+    args = (data_in[:linear], meta, frags, ingress, queue)
+    packet = cls(*args) if pool is None else pool.new(cls, *args)
+    return PacketContext(ProgType.XDP, packet, md, pool)
 
 
 def _check_md(md: bytes, size: int, headroom: int) -> tuple[int, int]:

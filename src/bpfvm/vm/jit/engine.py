@@ -299,7 +299,8 @@ class JitEngine:
         self.native.activate(table)
         self._snapshot()
         self.native.state.cpu = self.call.cpu
-        argv = [(list(args[:5]) + [0] * 5)[i] & N.M64 for i in range(5)]
+        argv = [a & N.M64 for a in args[:5]]
+        argv += [0] * (5 - len(argv))
         if repeat > 1:
             r0 = self._repeat[entry](self.native.addr, *argv, repeat)
         else:

@@ -132,10 +132,13 @@ class RegionTable:
         self.packet_state = packet_state
         self.nsites = nsites
         self.desc_at = 3 * len(self.regions)  # the packet descriptor follows the rows
+        rows: list[ctypes.c_uint64 | int] = []
+        for region in self.regions:  # one native (start, end, flags) triple per region
+            addr = region.addr
+            rows += (addr, addr + region.size, L.RF_WRITABLE if region.writable else 0)
         self.array = (ctypes.c_uint64 * (self.desc_at + NDESC))()
-        self.geometry: list[tuple[int, int]] = []
-        for i, region in enumerate(self.regions):
-            self._put(i, region)
+        self.array[: self.desc_at] = rows
+        self.geometry = [(region.addr, region.size) for region in own]
         self.push_packet()
 
     def push_packet(self) -> None:
