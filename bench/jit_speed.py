@@ -68,7 +68,7 @@ NATIVE_PROGRAMS = [
     ("SipHash-2-4", "siphash", "xdp_siphash", 1, None),
     ("CRC-32 (byte table)", "crc32", "xdp_crc32", 0, None),
     ("64 hash lookups", "hash_lookup", "xdp_hash_lookup", -1, "table"),
-    ("64 LRU lookups (Python)", "hash_lookup", "xdp_lru_lookup", -1, "lru_table"),
+    ("64 LRU lookups", "hash_lookup", "xdp_lru_lookup", -1, "lru_table"),
     ("64 hash updates+deletes", "hash_update", "xdp_hash_update", -1, None),
 ]
 

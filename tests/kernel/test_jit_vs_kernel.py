@@ -63,8 +63,8 @@ def test_benchmark_programs_verify_cheaply_and_agree(oracle: None, obj: str, pro
 
 @pytest.mark.parametrize("prog", ["xdp_hash_lookup", "xdp_lru_lookup"])
 def test_hash_lookups_agree_and_stay_native(oracle: None, prog: str) -> None:
-    """examples/bench/hash_lookup: 64 lookups per frame in a hash map (searched natively by
-    the JIT, no Python entered) or an LRU hash (through Python), equal to the kernel."""
+    """examples/bench/hash_lookup: 64 lookups per frame in a hash map or an LRU hash (both
+    searched natively by the JIT, no Python entered), equal to the kernel."""
     from bpfvm.elf.loader import load_object
     from bpfvm.hooks.test_run import LoadedObject
     from bpfvm.vm.jit.engine import JitEngine
@@ -84,4 +84,4 @@ def test_hash_lookups_agree_and_stay_native(oracle: None, prog: str) -> None:
             want = kernel.test_run(prog, data=frame[:size]).retval
             assert loaded.test_run(prog, frame[:size]).retval == want
     assert isinstance(loaded.vm, JitEngine)
-    assert (loaded.vm.python_calls == 0) == (prog == "xdp_hash_lookup")
+    assert loaded.vm.python_calls == 0

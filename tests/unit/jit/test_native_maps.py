@@ -2,7 +2,7 @@
 
 A loop of lookups over an array, a hash and a per-CPU hash map runs with a profiler counting
 every Python function entered while native code runs: none are, and the engine's own count of
-native-to-Python entries stays 0. The same loop on an LRU hash (kept in Python) does enter
+native-to-Python entries stays 0. The same loop on an LPM trie (kept in Python) does enter
 Python, which shows the count works. Results match the interpreter's, before and after the
 maps change from the syscall side and from the program side.
 """
@@ -160,10 +160,13 @@ def test_lookups_on_array_and_hash_maps_stay_native(cpu: int) -> None:
     assert engine.run().retval == r0 and engine.python_calls == 0
 
 
-def test_lru_hash_lookups_enter_python() -> None:
-    """The negative control: an LRU hash is searched in Python (its lookups mark the
-    element referenced), and both counters see it."""
-    maps = make_maps(MapType.LRU_HASH)
+def test_lpm_trie_lookups_enter_python() -> None:
+    """The negative control: an LPM trie is searched in Python, and both counters see it.
+    (LRU hash lookups are native too: tests/unit/jit/test_native_lru.py.)"""
+    maps = make_maps()
+    maps[1] = create_map(MapSpec("lpm", MapType.LPM_TRIE, 8, 8, 64, 1), 2)  # BPF_F_NO_PREALLOC
+    for prefixlen in (0, 3, 9):  # keys: u32 prefixlen (the loop's i), then 4 zero bytes
+        maps[1].update(struct.pack("<II", prefixlen, 0), struct.pack("<Q", 100 + prefixlen))
     engine = JitEngine(assemble(LOOKUPS.format(n=10)), maps=maps)
     r0, entered = run_native(engine)
     assert engine.python_calls == 10 and entered.count("_on_lookup") == 10

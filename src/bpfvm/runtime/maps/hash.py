@@ -27,8 +27,10 @@ The JIT's inline ``bpf_map_lookup_elem`` on a ``hash`` or ``percpu_hash`` map se
 ``bpf_map_update_elem``/``bpf_map_delete_elem`` change it. The index also holds the element
 lifetimes (fresh count, recycled ring, per-CPU spares, per-slot generations), which both sides
 use; Python's own tables (``_index``, ``_buckets``...) are caches it rebuilds from the index
-when native code marked it dirty (:meth:`HashMap._sync`). Every operation on LRU maps (whose
-lookups must mark the element referenced) goes through Python.
+when native code marked it dirty (:meth:`HashMap._sync`). On LRU maps the JIT inlines the
+lookup too: it searches the same index and sets the element's ref bit, which
+:class:`.lru.BpfLru` keeps in the index's control block; their updates and deletes (which
+run the LRU lists) go through Python.
 
 Inserts take never-used slots first and then freed ones, oldest first, so a deleted element's
 slot is reused as late as possible; no slot is ever unmapped while the map lives. The slab is
@@ -108,7 +110,11 @@ class HashMap(BpfMap):
         if self.lru:
             self.native.fresh = self.max_entries
             self._lru = BpfLru(
-                self.max_entries, ncpus, bool(spec.map_flags & BPF_F_NO_COMMON_LRU), self._evict
+                self.max_entries,
+                ncpus,
+                bool(spec.map_flags & BPF_F_NO_COMMON_LRU),
+                self._evict,
+                self.native.ref,
             )
         self.prealloc = not spec.map_flags & BPF_F_NO_PREALLOC
 

@@ -31,7 +31,10 @@ offset  size  field
 32      u64   offset of the ring in this block
 40      u64   offset of ``gen`` in this block: one u32 per slot, bumped whenever the slot
               is linked or unlinked (odd: linked), so a walk can tell a slot that left
-48      4*n   the spare element of each CPU (plain ``hash`` maps), u32 slot numbers
+48      u64   offset of ``ref`` in this block: one u8 per slot, the LRU maps' ref bit
+              (``bpf_lru_node->ref``), set by a program's lookup (inline in the JIT) and
+              read and cleared by :class:`.lru.BpfLru`; unused by other hash maps
+56      4*n   the spare element of each CPU (plain ``hash`` maps), u32 slot numbers
 ======  ====  ==============================================================================
 
 Python only ever changes the index between native instructions (in a helper or a syscall-side
@@ -55,7 +58,8 @@ CTL_REC_HEAD = 2
 CTL_REC_TAIL = 3
 CTL_RING_OFF = 4
 CTL_GEN_OFF = 5
-CTL_SPARES = 48  # byte offset of the spares
+CTL_REF_OFF = 6
+CTL_SPARES = 56  # byte offset of the spares
 
 
 def _u32s(region: Region, count: int) -> memoryview[int]:
@@ -77,16 +81,20 @@ class NativeIndex:
         self.nslots = nslots
         ring_off = (CTL_SPARES + 4 * ncpus + 7) & ~7
         gen_off = ring_off + 4 * nslots
+        ref_off = gen_off + 4 * nslots
         self.control_region = storage_region(
-            spec, "element control", gen_off + 4 * nslots, writable=False
+            spec, "element control", ref_off + nslots, writable=False
         )
         raw = memoryview(self.control_region.buf).cast("B")
         self._ctl = raw[:CTL_SPARES].cast("Q")
         self._spares = raw[CTL_SPARES : CTL_SPARES + 4 * ncpus].cast("I")
         self._ring = raw[ring_off:gen_off].cast("I")
         self._gen = raw[gen_off : gen_off + 4 * nslots].cast("I")
+        self.ref = raw[ref_off : ref_off + nslots]
+        """The LRU ref bits, one byte per slot (:class:`.lru.BpfLru` keeps its bits here)."""
         self._ctl[CTL_RING_OFF] = ring_off
         self._ctl[CTL_GEN_OFF] = gen_off
+        self._ctl[CTL_REF_OFF] = ref_off
 
     @property
     def control_addr(self) -> int:

@@ -17,10 +17,11 @@ after the elements):
   and its own three lists; a shrink frees up to 4 at a time.
 
 A lookup from a program sets the element's ref bit (the syscall side does not), and rotations
-give referenced elements another round on the active list. Everything here is deterministic
-for a given sequence of operations and CPUs; the kernel's only nondeterminism comes from
-concurrent CPUs, which bpfvm does not have. ``target_free`` is that of Linux 6.18:
-``clamp(max_entries / ncpus / 2, 1, 128)``.
+give referenced elements another round on the active list. The ref bits may live in native
+memory (the hash map's control block), where the JIT's inline lookup sets them. Everything
+here is deterministic for a given sequence of operations and CPUs; the kernel's only
+nondeterminism comes from concurrent CPUs, which bpfvm does not have. ``target_free`` is that
+of Linux 6.18: ``clamp(max_entries / ncpus / 2, 1, 128)``.
 """
 
 from __future__ import annotations
@@ -59,11 +60,18 @@ class BpfLru:
     """LRU lists over elements ``0 .. nr_elems-1``.
 
     ``del_from_htab(elem)`` unlinks an element chosen for eviction from the hash table and
-    says whether it was there (``htab_lru_map_delete_node``).
+    says whether it was there (``htab_lru_map_delete_node``). ``ref``: where the ref bits
+    live, one byte per element (a hash map passes its native index's, which the JIT's inline
+    lookup sets); a private buffer if omitted.
     """
 
     def __init__(
-        self, nr_elems: int, ncpus: int, percpu: bool, del_from_htab: Callable[[int], bool]
+        self,
+        nr_elems: int,
+        ncpus: int,
+        percpu: bool,
+        del_from_htab: Callable[[int], bool],
+        ref: memoryview | None = None,
     ) -> None:
         self.nr_elems = nr_elems
         self.ncpus = ncpus
@@ -75,7 +83,10 @@ class BpfLru:
         self.prev = array("q", range(total))
         self.next = array("q", range(total))
         self.type = bytearray([FREE]) * nr_elems
-        self.ref = bytearray(nr_elems)
+        if ref is not None and len(ref) < nr_elems:
+            raise ValueError(f"{len(ref)} ref bits for {nr_elems} elements")
+        self.ref: bytearray | memoryview = bytearray(nr_elems) if ref is None else ref
+        self.ref[:nr_elems] = bytes(nr_elems)
         self.cpu = array("H", bytes(2 * nr_elems))
         if percpu:
             self.percpu_lists = [_LruList(nr_elems + 3 * c) for c in range(ncpus)]

@@ -43,7 +43,7 @@ class Plan(Enum):
 
     GENERIC = auto()  # through the Python registry
     LOOKUP_ARRAY = auto()
-    LOOKUP_HASH = auto()  # hash/percpu_hash: the map's native index, searched inline
+    LOOKUP_HASH = auto()  # hash/percpu_hash/lru_*: the map's native index, searched inline
     LOOKUP_PY = auto()  # other maps: key checked natively, a lean callback to prog_lookup
     UPDATE_ARRAY = auto()
     DELETE_ARRAY = auto()
@@ -243,7 +243,8 @@ def plan_call(
     desc = maps[m[1]]
     if desc.kind == L.MK_ARRAY and desc.key_size == 4:
         return MAP_PLANS[hid], m[1]
-    if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and desc.kind == L.MK_HASH and desc.key_size > 0:
+    hashed = desc.kind in (L.MK_HASH, L.MK_LRU_HASH)
+    if hid == L.BPF_FUNC_MAP_LOOKUP_ELEM and hashed and desc.key_size > 0:
         return Plan.LOOKUP_HASH, m[1]
     if hid in HASH_PLANS and desc.kind == L.MK_HASH and desc.key_size > 0:
         return HASH_PLANS[hid], m[1]

@@ -142,7 +142,14 @@ def default_cache() -> JitCache:
 
 
 def _map_desc(m: Any) -> L.MapDesc:
-    from bpfvm.runtime.maps import ArrayMap, HashMap, PercpuArrayMap, PercpuHashMap
+    from bpfvm.runtime.maps import (
+        ArrayMap,
+        HashMap,
+        LruHashMap,
+        LruPercpuHashMap,
+        PercpuArrayMap,
+        PercpuHashMap,
+    )
 
     if type(m) in (ArrayMap, PercpuArrayMap) and m.spec.type in (
         MapType.ARRAY,
@@ -154,6 +161,11 @@ def _map_desc(m: Any) -> L.MapDesc:
         MapType.PERCPU_HASH,
     ):  # their native index (runtime.maps.hash_index) is searched and changed inline
         return L.MapDesc(L.MK_HASH, m.key_size, m.value_size, bool(m.rdonly_prog))
+    if type(m) in (LruHashMap, LruPercpuHashMap) and m.spec.type in (
+        MapType.LRU_HASH,
+        MapType.LRU_PERCPU_HASH,
+    ):  # lookups search the same index inline and set the LRU ref bit
+        return L.MapDesc(L.MK_LRU_HASH, m.key_size, m.value_size, bool(m.rdonly_prog))
     return L.MapDesc(L.MK_OTHER, m.key_size, m.value_size, bool(m.rdonly_prog))
 
 

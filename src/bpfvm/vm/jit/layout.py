@@ -120,6 +120,7 @@ CLOCKS = {
 MK_OTHER = "other"
 MK_ARRAY = "array"  # array and percpu_array: data + cpu * percpu_stride + index * stride
 MK_HASH = "hash"  # hash and percpu_hash: searched in the map's native index (lower_hash)
+MK_LRU_HASH = "lru_hash"  # lru_hash and lru_percpu_hash: the same search, plus the ref bit
 
 
 @dataclass(frozen=True)

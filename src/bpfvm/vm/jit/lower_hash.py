@@ -9,6 +9,12 @@ element's stored hash is compared before its key (``links``), and the key compar
 unrolled into 8/4/2/1-byte loads. The result is the value's address (this CPU's copy for a
 per-CPU map), 0 when absent or when the CPU has no copy, as ``prog_lookup`` returns.
 
+``lru_hash`` and ``lru_percpu_hash`` maps keep the same index; a hit there also does what
+``bpf_lru_node_set_ref`` does: it stores 1 in the element's ref bit, a byte per slot in the
+index's control block (handle ``aux3``, at the offset its ``CTL_REF_OFF`` word gives), which
+the Python LRU lists (:class:`bpfvm.runtime.maps.lru.BpfLru`) read when they next rotate or
+shrink. As in ``prog_lookup``, a CPU without a copy gets 0 and sets nothing.
+
 Handle fields (:mod:`bpfvm.runtime.maps.base`) are read with ``!invariant.load``: a hash map's
 layout never changes. The table itself is read with plain loads: a Python helper called by
 the same run, or the inline update and delete (:mod:`.lower_hash_update`), may change it.
@@ -20,7 +26,9 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from bpfvm.runtime.maps.hash_index import CTL_REF_OFF, OFF_CONTROL
 from bpfvm.runtime.maps.jhash import JHASH_INITVAL
+from bpfvm.vm.jit.layout import MK_LRU_HASH
 from bpfvm.vm.jit.lower_mem import access
 from bpfvm.vm.jit.runtime_ir import invariant, load_field
 
@@ -40,6 +48,7 @@ def hash_lookup(fl: FunctionLowerer, pc: int, map_index: int) -> None:
     """``r0 = bpf_map_lookup_elem(r1, r2)`` on hash map ``map_index`` (known at this call)."""
     b, t = fl.b, fl.t
     key_size = fl.ctx.maps[map_index].key_size
+    lru = fl.ctx.maps[map_index].kind == MK_LRU_HASH
     key = access(fl, pc, 2, 0, key_size)
     handle = fl.get(1)
     h = jhash_ir(b, key_bytes(b, key.ptr, key_size), key_size)
@@ -76,12 +85,26 @@ def hash_lookup(fl: FunctionLowerer, pc: int, map_index: int) -> None:
     value = b.add(elem, t.c64((key_size + 7) & ~7))
     value = b.add(value, b.mul(cpu, handle_field(fl, handle, OFF_PERCPU_STRIDE, 64)))
     hit = b.select(cpu_ok, value, t.c64(0))
+    if lru:
+        _set_ref(fl, handle, slot, cpu_ok)
     b.branch(done)
     b.position_at_end(done)
     r0 = b.phi(t.i64)
     r0.add_incoming(t.c64(0), head)
     r0.add_incoming(hit, found)
     fl.put(0, r0)
+
+
+def _set_ref(fl: FunctionLowerer, handle: ir.Value, slot: ir.Value, cpu_ok: ir.Value) -> None:
+    """``bpf_lru_node_set_ref`` on element ``slot``, if this CPU got a value (``cpu_ok``)."""
+    b, t = fl.b, fl.t
+    i8 = ir.IntType(8)
+    ctl = handle_field(fl, handle, OFF_CONTROL, 64)
+    ref_off_ptr = b.inttoptr(b.add(ctl, t.c64(8 * CTL_REF_OFF)), t.ptr)
+    ref_off = invariant(b, b.load(ref_off_ptr, typ=t.i64, align=8))  # fixed at creation
+    ref = b.inttoptr(b.add(b.add(ctl, ref_off), slot), t.ptr)
+    old = b.load(ref, typ=i8, align=1)
+    b.store(b.or_(old, b.zext(cpu_ok, i8)), ref, align=1)
 
 
 def handle_field(fl: FunctionLowerer, handle: ir.Value, off: int, bits: int) -> ir.Value:
