@@ -26,6 +26,7 @@ from bpfvm.verifier.log import reg_type_str, snum
 from bpfvm.verifier.precision import mark_chain_precision
 from bpfvm.verifier.scalar import (
     S32_MAX,
+    S32_MIN,
     S64_MAX,
     S64_MIN,
     Scalar,
@@ -38,6 +39,8 @@ from bpfvm.verifier.scalar import (
 )
 from bpfvm.verifier.state import (
     BPF_ADD_CONST,
+    BPF_ADD_CONST32,
+    BPF_ADD_CONST64,
     CONST_PTR_TO_DYNPTR,
     CONST_PTR_TO_MAP,
     PTR_MAYBE_NULL,
@@ -57,7 +60,7 @@ from bpfvm.verifier.state import (
     SCALAR_VALUE,
     RegState,
 )
-from bpfvm.verifier.tnum import U64_MAX, Tnum
+from bpfvm.verifier.tnum import U32_MAX, U64_MAX, Tnum
 
 BPF_MAX_VAR_OFF = 1 << 29
 
@@ -94,8 +97,13 @@ def _check_neg_end(env: Env, insn: Insn, op: int, alu64: bool) -> None:
     if dst.type == SCALAR_VALUE:
         check_reg_arg(env, insn.dst, DST_OP_NO_MARK)
         if op == 0x80:
+            # the negation starts from a known zero (``__mark_reg_known``): no link survives
+            dst.id, dst.off = 0, 0
             dst.s = scalar_neg(dst.s, not alu64)
         else:
+            # a swap or truncation (everything but le64 on a little-endian host) breaks links
+            if alu64 or insn.code & 8 or insn.imm in (16, 32):
+                dst.id = 0
             dst.s = scalar_end(dst.s, insn.imm, alu64=alu64, to_be=bool(insn.code & 8))
     else:
         check_reg_arg(env, insn.dst, DST_OP)
@@ -256,7 +264,7 @@ def _adjust_scalar(
         dst.s = Scalar.const(val) if val is not None else Scalar.unknown()
     else:
         dst.s = scalar_alu(aop, d, src_s, not alu64)
-    _update_linked_id(env, op, alu64, dst, src_s)
+    _update_linked_id(op, alu64, dst, src_s, d.umax)
 
 
 _CONST_OPS = frozenset({0x00, 0x10, 0x20, 0x40, 0x50, 0xA0, 0x60, 0x70, 0xC0})
@@ -292,19 +300,30 @@ def _const_alu(op: int, a: int, b: int, alu64: bool) -> int | None:
     return (signed >> b) & mask
 
 
-def _update_linked_id(env: Env, op: int, alu64: bool, dst: RegState, src_s: Scalar) -> None:
-    """Remember ``rX = rY + const`` so a later bound on rY refines rX (BPF_ADD_CONST)."""
-    if op == 0x00 and alu64 and dst.id and src_s.is_const():
-        val = src_s.var_off.value
-        if dst.id & BPF_ADD_CONST or val > S32_MAX:
-            dst.off = 0
-            dst.id = 0
-        else:
-            dst.id |= BPF_ADD_CONST
-            dst.off = val
+def _update_linked_id(op: int, alu64: bool, dst: RegState, src_s: Scalar, dst_umax: int) -> None:
+    """Remember ``rX = rY +/- const`` so a later bound on rY refines rX: ``BPF_ADD_CONST64``,
+    or ``BPF_ADD_CONST32`` for a 32-bit add/sub on a register whose upper half was zero
+    (``dst_umax``: before the operation); the delta is an s32 in ``off``."""
+    dst_id, dst.id, dst.off = dst.id, 0, 0
+    if op not in (0x00, 0x10) or not dst_id or dst_id & BPF_ADD_CONST:
+        return
+    t = src_s.var_off if alu64 else src_s.var_off.subreg()
+    if not t.is_const():
+        return
+    if alu64:
+        off = t.value - (1 << 64) if t.value >> 63 else t.value
+        if off < S32_MIN or off > S32_MAX:
+            return
     else:
-        dst.id = 0
-        dst.off = 0
+        if dst_umax > U32_MAX:
+            return
+        off = t.value - (1 << 32) if t.value >> 31 else t.value
+    if op == 0x10:
+        if off == S32_MIN:  # its negation does not fit
+            return
+        off = -off
+    dst.id = dst_id | (BPF_ADD_CONST64 if alu64 else BPF_ADD_CONST32)
+    dst.off = off
 
 
 def _check_reg_sane_offset(reg: RegState, type_: int) -> None:

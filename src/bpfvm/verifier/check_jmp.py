@@ -12,14 +12,22 @@ sharing the id), and packet ranges from comparisons with ``pkt_end``.
 from __future__ import annotations
 
 from bpfvm.isa.insn import Insn
-from bpfvm.isa.opcodes import AluOp, JmpOp
+from bpfvm.isa.opcodes import JmpOp
 from bpfvm.program.uapi import MapType
 from bpfvm.verifier.env import SRC_OP, Env, check_reg_arg, push_stack_hook
 from bpfvm.verifier.errors import EINVAL, reject
 from bpfvm.verifier.precision import mark_chain_precision
-from bpfvm.verifier.scalar import Scalar, branch_taken, flip_jmp, refine_cond, scalar_alu
+from bpfvm.verifier.scalar import (
+    Scalar,
+    branch_taken,
+    flip_jmp,
+    linked_scalar_delta,
+    refine_cond,
+    reg_bounds_sync,
+)
 from bpfvm.verifier.state import (
     BPF_ADD_CONST,
+    BPF_ADD_CONST32,
     BPF_REG_FP,
     CONST_PTR_TO_MAP,
     MEM_RDONLY,
@@ -270,7 +278,9 @@ def sync_linked_regs(
             delta = reg.off - known.off
             reg.assign(known)
             reg.off, reg.id = off, id_
-            reg.s = scalar_alu(AluOp.ADD, known.s, Scalar.const(delta), False)
+            # a 32-bit link on either side zero-extends the result
+            zext = bool((id_ | known.id) & BPF_ADD_CONST32)
+            reg.s = reg_bounds_sync(linked_scalar_delta(known.s, delta, zext))
 
 
 def mark_ptr_not_null_reg(env: Env, reg: RegState) -> None:

@@ -76,14 +76,19 @@ class IdMap:
         return True
 
     def check_scalar(self, old: int, cur: int) -> bool:
-        """``check_scalar_ids``: a missing id is a fresh unique one."""
+        """``check_scalar_ids``: an old scalar without an id asks for no link (anything
+        current will do); a current one without an id is a fresh unique one. A
+        ``BPF_ADD_CONST`` id must also map its base id (flags stripped) consistently."""
         if not old:
-            self.tmp_id_gen += 1
-            old = self.tmp_id_gen
+            return True
         if not cur:
             self.tmp_id_gen += 1
             cur = self.tmp_id_gen
-        return self.check(old, cur)
+        if not self.check(old, cur):
+            return False
+        if old & BPF_ADD_CONST:
+            return self.check(old & ~BPF_ADD_CONST, cur & ~BPF_ADD_CONST)
+        return True
 
 
 def _range_within(o: RegState, c: RegState) -> bool:

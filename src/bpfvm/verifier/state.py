@@ -70,7 +70,9 @@ STACK_IRQ_FLAG = 6
 SLOT_TYPE_CHAR = "?rm0dif"
 
 BPF_REG_SIZE = 8
-BPF_ADD_CONST = 1 << 31  # id flag: this scalar is another one plus ``off``
+BPF_ADD_CONST64 = 1 << 31  # id flag: this scalar is another one plus ``off`` (64-bit add)
+BPF_ADD_CONST32 = 1 << 30  # the same from a 32-bit add (the link zero-extends)
+BPF_ADD_CONST = BPF_ADD_CONST64 | BPF_ADD_CONST32
 MAX_BPF_STACK = 512
 MAX_CALL_FRAMES = 8
 MAX_BPF_REG = 11
