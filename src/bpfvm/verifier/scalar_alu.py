@@ -193,9 +193,9 @@ def _lsh32_bounds(d: Reg, umin_val: int, umax_val: int) -> None:
     d.s32_min, d.s32_max = S32_MIN, S32_MAX
     if umax_val > 31 or d.u32_max > 1 << (31 - umax_val):
         d.u32_min, d.u32_max = 0, U32_MAX
-    else:
-        d.u32_min <<= umin_val
-        d.u32_max <<= umax_val
+    else:  # u32 arithmetic: an impossible state's u32_min > u32_max may wrap
+        d.u32_min = (d.u32_min << umin_val) & U32_MAX
+        d.u32_max = (d.u32_max << umax_val) & U32_MAX
 
 
 def _lsh64_bounds(d: Reg, umin_val: int, umax_val: int) -> None:
@@ -208,8 +208,8 @@ def _lsh64_bounds(d: Reg, umin_val: int, umax_val: int) -> None:
     if d.umax > 1 << (63 - umax_val):
         d.umin, d.umax = 0, U64_MAX
     else:
-        d.umin <<= umin_val
-        d.umax <<= umax_val
+        d.umin = (d.umin << umin_val) & U64_MAX
+        d.umax = (d.umax << umax_val) & U64_MAX
 
 
 def _lsh(d: Reg, s: Scalar, alu32: bool) -> None:
