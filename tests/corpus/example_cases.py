@@ -34,6 +34,11 @@ def run_case(
 ) -> dict[str, Any]:
     path = EXAMPLES / case["object"]
     loaded = LoadedObject(load_object(path.read_bytes(), str(path)), ncpus=ncpus, engine=engine)
+    return run_loaded(loaded, case)
+
+
+def run_loaded(loaded: LoadedObject, case: dict[str, Any]) -> dict[str, Any]:
+    """Case ``case`` on an object already loaded (raw, or fixed up on either engine)."""
     for text in case["map_set"]:
         apply_map_set(loaded, text)
     data = case_bytes(case["data"])

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from bpfvm.asm.ubpf import assemble_ubpf
-from bpfvm.cli.test_run import apply_map_set, dump_map
+from bpfvm.cli.test_run import dump_map
 from bpfvm.conformance import parse_data_file
 from bpfvm.elf.loader import BpfObject, load_object
 from bpfvm.errors import BpfvmError
@@ -38,13 +38,13 @@ from bpfvm.hooks.context import PACKET_PROG_TYPES, TestRunError
 from bpfvm.hooks.fixed import FixedObject
 from bpfvm.hooks.test_run import LoadedObject
 from bpfvm.program.model import Program
-from bpfvm.program.uapi import MapType, ProgType
+from bpfvm.program.uapi import ProgType
 from bpfvm.runtime.helpers import HelperCall, HelperRegistry, default_registry
 from bpfvm.runtime.memory import Region
 from bpfvm.verifier import verify
 from bpfvm.vm.interp import InterpOptions, Interpreter
 from tests.conftest import SHARED
-from tests.corpus.example_cases import EXAMPLES, PINNED_NCPUS, case_bytes, load_cases
+from tests.corpus.example_cases import EXAMPLES, PINNED_NCPUS, load_cases, run_loaded
 from tests.unit.fixups.facts import hand_facts
 from tests.verifier.harness import CorpusItem, load_corpus
 
@@ -56,23 +56,7 @@ def run_fixed_case(case: dict[str, Any], aux: AuxSource) -> dict[str, Any]:
     path = EXAMPLES / case["object"]
     obj = load_object(path.read_bytes(), str(path))
     loaded = FixedObject(obj, ncpus=PINNED_NCPUS, aux=aux)
-    for text in case["map_set"]:
-        apply_map_set(loaded, text)
-    data = case_bytes(case["data"])
-    ctx = case_bytes(case["ctx"])
-    try:
-        res = loaded.test_run(case["program"], data or b"", ctx, repeat=case["repeat"])
-    except TestRunError as exc:
-        return {"errno": exc.errno}
-    return {
-        "retval": res.retval,
-        "data_out": res.data_out.hex() if data is not None else None,
-        "ctx_out": res.ctx_out.hex() if ctx is not None and res.ctx_out else None,
-        "maps": {name: dump_map(loaded.map(name)) for name in case["map_dump"]},
-        "ringbuf": {
-            m.spec.name: dump_map(m) for m in loaded.map_list if m.spec.type == MapType.RINGBUF
-        },
-    }
+    return run_loaded(loaded, case)
 
 
 class VerifierUnusable(Exception):

@@ -16,14 +16,11 @@ from typing import Any
 import pytest
 
 from bpfvm.cli.main import main
-from bpfvm.cli.test_run import apply_map_set, dump_map
 from bpfvm.elf.loader import load_object
-from bpfvm.hooks.context import TestRunError
 from bpfvm.hooks.fixed import FixedObject
 from bpfvm.hooks.test_run import LoadedObject
-from bpfvm.program.uapi import MapType
 from bpfvm.vm.jit.engine import JitEngine
-from tests.corpus.example_cases import EXAMPLES, PINNED_NCPUS, case_bytes, load_cases
+from tests.corpus.example_cases import EXAMPLES, PINNED_NCPUS, load_cases, run_loaded
 from tests.corpus.test_fixups_differential import SOURCES, AuxSource, VerifierUnusable
 
 CASES = load_cases()
@@ -35,23 +32,7 @@ def run_fixed_jit_case(case: dict[str, Any], aux: AuxSource) -> dict[str, Any]:
     obj = load_object(path.read_bytes(), str(path))
     loaded = FixedObject(obj, ncpus=PINNED_NCPUS, aux=aux, engine="jit")
     assert isinstance(loaded.vm, JitEngine)
-    for text in case["map_set"]:
-        apply_map_set(loaded, text)
-    data = case_bytes(case["data"])
-    ctx = case_bytes(case["ctx"])
-    try:
-        res = loaded.test_run(case["program"], data or b"", ctx, repeat=case["repeat"])
-    except TestRunError as exc:
-        return {"errno": exc.errno}
-    return {
-        "retval": res.retval,
-        "data_out": res.data_out.hex() if data is not None else None,
-        "ctx_out": res.ctx_out.hex() if ctx is not None and res.ctx_out else None,
-        "maps": {name: dump_map(loaded.map(name)) for name in case["map_dump"]},
-        "ringbuf": {
-            m.spec.name: dump_map(m) for m in loaded.map_list if m.spec.type == MapType.RINGBUF
-        },
-    }
+    return run_loaded(loaded, case)
 
 
 @pytest.mark.parametrize("source", JIT_SOURCES)
