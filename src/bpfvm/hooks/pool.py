@@ -32,7 +32,10 @@ class _Slot:
     def __init__(self, state: XdpPacket | SkbPacket, blob_len: int) -> None:
         self.state = state
         self.buffer = state.buffer
-        self.attrs = {k: _fresh(v) for k, v in vars(state).items()}
+        attrs = {k: _fresh(v) for k, v in vars(state).items()}
+        # immutable values are shared as they are; mutable ones are copied on every reset
+        self.plain = {k: v for k, v in attrs.items() if not isinstance(v, _MUTABLE)}
+        self.mutable = [(k, v) for k, v in attrs.items() if isinstance(v, _MUTABLE)]
         self.ctx_bytes = state.ctx.read()
         self.buffer_bytes = state.buffer.read(0, state.buffer.size)
         window = state.window
@@ -46,12 +49,17 @@ class _Slot:
         state = self.state
         attrs = vars(state)
         attrs.clear()
-        attrs.update({k: _fresh(v) for k, v in self.attrs.items()})
+        attrs.update(self.plain)
+        for k, v in self.mutable:
+            attrs[k] = _fresh(v)
         state.ctx.write(0, self.ctx_bytes)
         self.buffer.write(0, self.buffer_bytes)
         ctypes.memmove(self.blob_at, blob, self.blob_len)
         state.sync()
         self.busy = True
+
+
+_MUTABLE = (list, bytearray, dict, set)  # the attribute values _fresh copies
 
 
 def _fresh(value: Any) -> Any:

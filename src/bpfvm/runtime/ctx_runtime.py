@@ -28,9 +28,17 @@ def _runtime_region(rt: RuntimeCtx, uapi: Region) -> Region:
     return region
 
 
-def _put(region: Region, rt: RuntimeCtx, name: str, value: int) -> None:
-    field = rt.field_for(name)
-    region.write(field.offset, _U64.pack(value))
+def _pointer_offsets(rt: RuntimeCtx) -> tuple[int, int, int]:
+    """Where ``rt`` keeps its 64-bit ``data``, ``data_end`` and ``data_meta`` (per layout)."""
+    data, data_end, data_meta = (rt.field_for(n).offset for n in ("data", "data_end", "data_meta"))
+    for off in (data, data_end, data_meta):
+        if not 0 <= off <= rt.size - _U64.size:
+            raise ValueError(f"runtime ctx pointer at {off} outside its {rt.size} bytes")
+    return data, data_end, data_meta
+
+
+_XDP_DATA, _XDP_DATA_END, _XDP_DATA_META = _pointer_offsets(XDP_BUFF)
+_SKB_DATA, _SKB_DATA_END, _SKB_DATA_META = _pointer_offsets(SK_BUFF_RT)
 
 
 class RuntimeXdpPacket(XdpPacket):
@@ -55,11 +63,11 @@ class RuntimeXdpPacket(XdpPacket):
         super().sync()
         if not self._runtime:
             return
-        base = self.buffer.addr
-        _put(self.ctx, XDP_BUFF, "data", base + self.data)
-        _put(self.ctx, XDP_BUFF, "data_end", base + self.data_end)
-        _put(self.ctx, XDP_BUFF, "data_meta", base + self.data_meta)
-        self.ctx.write(XDP_DATA_HARD_START, _U64.pack(base))
+        base, buf, put = self.buffer.addr, self.ctx.buf, _U64.pack_into
+        put(buf, _XDP_DATA, base + self.data)
+        put(buf, _XDP_DATA_END, base + self.data_end)
+        put(buf, _XDP_DATA_META, base + self.data_meta)
+        put(buf, XDP_DATA_HARD_START, base)
 
 
 class RuntimeSkbPacket(SkbPacket):
@@ -77,10 +85,10 @@ class RuntimeSkbPacket(SkbPacket):
         super().sync()
         if not self._runtime:
             return
-        base = self.buffer.addr
-        _put(self.ctx, SK_BUFF_RT, "data", base + self.data)
-        _put(self.ctx, SK_BUFF_RT, "data_end", base + self.tail)
-        _put(self.ctx, SK_BUFF_RT, "data_meta", base + self.data)
+        base, buf, put = self.buffer.addr, self.ctx.buf, _U64.pack_into
+        put(buf, _SKB_DATA, base + self.data)
+        put(buf, _SKB_DATA_END, base + self.tail)
+        put(buf, _SKB_DATA_META, base + self.data)
 
 
 def runtime_ctx_of(ctx: Region, rt: RuntimeCtx) -> dict[str, int]:

@@ -118,17 +118,23 @@ class PacketWindow(Region):
     owner: PacketBuffer | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:  # the memory belongs to a PacketBuffer: allocate none
+        self._bound: tuple[PacketBuffer, int, int] | None = None
         if self.owner is not None:
             self.retarget(self.owner, 0, 0)
 
     def retarget(self, owner: PacketBuffer, off: int, size: int) -> None:
         if off < 0 or off + size > owner.size:
             raise IndexError(f"packet window [{off}, {off + size}) outside the buffer")
+        addr = owner.addr + off
         self.owner = owner
         self.size = size
-        self.addr = owner.addr + off
+        self.addr = addr
+        bound = self._bound
+        if bound is not None and bound[0] is owner and bound[1] == addr and bound[2] == size:
+            return  # same memory: the backing array still fits
         # A zero-sized window keeps one byte of backing so that it stays a valid object.
-        self.buf = (ctypes.c_char * max(size, 1)).from_address(self.addr)
+        self.buf = (ctypes.c_char * max(size, 1)).from_address(addr)
+        self._bound = (owner, addr, size)
 
 
 @dataclass(frozen=True)
@@ -139,8 +145,13 @@ class Redirect:
     flags: int
 
 
+_U32 = struct.Struct("<I")
+_U32X3 = struct.Struct("<III")  # three consecutive u32 context fields
+M32 = 0xFFFFFFFF
+
+
 def _u32(region: Region, off: int, value: int) -> None:
-    region.write(off, struct.pack("<I", value & 0xFFFFFFFF))
+    region.write(off, _U32.pack(value & M32))
 
 
 # --- XDP ----------------------------------------------------------------------------------------
@@ -180,9 +191,10 @@ class XdpPacket:
     def sync(self) -> None:
         """Publish the pointers to the context and the window (after every change)."""
         base = self.buffer.addr
-        _u32(self.ctx, XDP_MD_DATA, base + self.data)
-        _u32(self.ctx, XDP_MD_DATA_END, base + self.data_end)
-        _u32(self.ctx, XDP_MD_DATA_META, base + self.data_meta)
+        _U32X3.pack_into(  # data, data_end, data_meta: consecutive fields
+            self.ctx.buf, XDP_MD_DATA,
+            (base + self.data) & M32, (base + self.data_end) & M32, (base + self.data_meta) & M32,
+        )  # fmt: skip
         self.window.retarget(self.buffer, self.data_meta, self.data_end - self.data_meta)
 
     @property
@@ -294,13 +306,14 @@ class SkbPacket:
     def sync(self) -> None:
         """Publish len, the data pointers (``bpf_compute_data_pointers``), hash and GSO state."""
         base = self.buffer.addr
-        _u32(self.ctx, SKB_LEN, self.len)
-        _u32(self.ctx, SKB_DATA, base + self.data)
-        _u32(self.ctx, SKB_DATA_END, base + self.tail)
-        _u32(self.ctx, SKB_DATA_META, base + self.data)
-        _u32(self.ctx, SKB_HASH, self.hash)
-        _u32(self.ctx, SKB_GSO_SIZE, self.gso_size)
-        _u32(self.ctx, SKB_GSO_SEGS, self.gso_segs)
+        buf, put = self.ctx.buf, _U32.pack_into
+        put(buf, SKB_LEN, (self.tail - self.data) & M32)
+        put(buf, SKB_DATA, (base + self.data) & M32)
+        put(buf, SKB_DATA_END, (base + self.tail) & M32)
+        put(buf, SKB_DATA_META, (base + self.data) & M32)
+        put(buf, SKB_HASH, self.hash & M32)
+        put(buf, SKB_GSO_SIZE, self.gso_size & M32)
+        put(buf, SKB_GSO_SEGS, self.gso_segs & M32)
         self.window.retarget(self.buffer, self.data, self.len)
 
     # bytes relative to data

@@ -270,6 +270,7 @@ class JitEngine:
         self.native = N.NativeRun(lowered.nsites, self.maps, value_maps, self.mem)
         self._pending: BaseException | None = None
         self._batch: N.BatchState | None = None
+        self._table: N.RegionTable | None = None  # the last run's, reused for the same objects
         self.python_calls = 0  # entries from native code into Python (helpers, lookups, ...)
         self._bind(lowered)
 
@@ -304,9 +305,13 @@ class JitEngine:
         repeat: int = 1,
     ) -> RunResult:
         """Run program ``entry`` with r1.. = ``args`` (``repeat`` times in native code)."""
-        table = N.RegionTable(
-            self._fixed_regions(), regions, packet, self.call.packet, self.native.nsites
-        )
+        fixed, state = self._fixed_regions(), self.call.packet
+        table = self._table
+        if table is not None and table.matches(fixed, regions, packet, state):
+            table.renew()  # same objects as the previous run (pooled packet state)
+        else:
+            table = N.RegionTable(fixed, regions, packet, state, self.native.nsites)
+            self._table = table
         self._batch = None
         self.native.activate(table)
         self._snapshot()

@@ -19,6 +19,8 @@ read keys and write results on the stack through the same checks as in the inter
 from __future__ import annotations
 
 import ctypes
+import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +143,27 @@ class RegionTable:
         self.geometry = [(region.addr, region.size) for region in own]
         self.push_packet()
 
+    def matches(
+        self, fixed: Sequence[Region], own: Sequence[Region], packet: Region | None, state: Any
+    ) -> bool:
+        """Whether this table was built over the very same region objects and packet state
+        (a pooled packet state handed back for the next run)."""
+        regions = self.regions
+        return (
+            packet is self.packet
+            and state is self.packet_state
+            and self.first_own == len(fixed)
+            and len(regions) == len(fixed) + len(own)
+            and all(map(operator.is_, regions, itertools.chain(fixed, own)))
+        )
+
+    def renew(self) -> None:
+        """Ready the table for another run over the same objects: rewrite the rows of the
+        regions that moved and describe the packet state anew (as it is now, whatever the
+        previous run left in the descriptor)."""
+        self.changed()
+        push(self.array, self.desc_at, self.regions, self.packet_state, self.nsites)
+
     def push_packet(self) -> None:
         """Describe the packet state for native packet helpers (after pulling any change
         native code made, so nothing is lost)."""
@@ -218,12 +241,15 @@ class NativeRun:
 
     def activate(self, table: RegionTable) -> None:
         """Make ``table`` the live one: native fields, caches, the helpers' address space."""
+        reused = table is self.table  # the helpers' address space already maps its regions
         self.table = table
         st = self.state
         st.regions = table.addr
         st.nregions = len(table.regions)
         st.pkt_addr, st.pkt_len, st.has_pkt = table.packet_fields()
         self.invalidate()
+        if reused:
+            return
         self.mem.clear()
         for region in table.regions:
             self.mem.map(region)

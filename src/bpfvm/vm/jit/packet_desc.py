@@ -35,42 +35,49 @@ NDESC = len(DESC_FIELDS)
 
 PK_NONE, PK_XDP, PK_SKB = 0, 1, 2
 
+# word indexes (the descriptor's layout, resolved once)
+_KIND, _CTX, _BASE, _DATA, _DATA_END, _DATA_META = (DESC[n] for n in DESC_FIELDS[:6])
+_RUNTIME, _RT_DATA, _RT_DATA_END, _RT_DATA_META = (DESC[n] for n in DESC_FIELDS[6:10])
+_WINDOW, _NSITES, _DIRTY = (DESC[n] for n in DESC_FIELDS[10:])
+# where a bpfvm_xdp_buff keeps its 64-bit data, data_end and data_meta
+_XDP_RT_OFFSETS = tuple(XDP_BUFF.field_for(n).offset for n in ("data", "data_end", "data_meta"))
+
 
 def push(desc: ctypes.Array[Any], at: int, regions: list[Region], state: Any, nsites: int) -> None:
     """Describe ``state`` (a packet state or None) in ``desc[at:at + NDESC]``."""
-    words = dict.fromkeys(DESC_FIELDS, 0)
-    words["nsites"] = nsites
-    window = getattr(state, "window", None)
-    row = next((i for i, r in enumerate(regions) if r is window), None)
-    if row is not None and isinstance(state, (XdpPacket, SkbPacket)):
-        words["ctx"] = state.ctx.addr
-        words["base"] = state.buffer.addr
-        words["window"] = row
-        if isinstance(state, XdpPacket):
-            if not state.frags:
-                words["kind"] = PK_XDP
-            words["data"], words["data_end"] = state.data, state.data_end
-            words["data_meta"] = state.data_meta
-            if getattr(state, "_runtime", False):
-                words["runtime"] = 1
-                for name in ("data", "data_end", "data_meta"):
-                    words[f"rt_{name}"] = XDP_BUFF.field_for(name).offset
-        else:
-            words["kind"] = PK_SKB
-            words["data"], words["data_end"], words["data_meta"] = state.data, state.tail, 0
-    for name, value in words.items():
-        desc[at + DESC[name]] = value
+    words = [0] * NDESC
+    words[_NSITES] = nsites
+    if isinstance(state, (XdpPacket, SkbPacket)):
+        window = state.window
+        row = next((i for i, r in enumerate(regions) if r is window), None)
+        if row is not None:
+            words[_CTX] = state.ctx.addr
+            words[_BASE] = state.buffer.addr
+            words[_WINDOW] = row
+            if isinstance(state, XdpPacket):
+                if not state.frags:
+                    words[_KIND] = PK_XDP
+                words[_DATA] = state.data
+                words[_DATA_END] = state.data_end
+                words[_DATA_META] = state.data_meta
+                if getattr(state, "_runtime", False):
+                    words[_RUNTIME] = 1
+                    words[_RT_DATA], words[_RT_DATA_END], words[_RT_DATA_META] = _XDP_RT_OFFSETS
+            else:
+                words[_KIND] = PK_SKB
+                words[_DATA], words[_DATA_END] = state.data, state.tail
+    desc[at : at + NDESC] = words
 
 
 def pull(desc: ctypes.Array[Any], at: int, state: Any) -> bool:
     """Publish the geometry native helpers changed to ``state``; True when there was any."""
-    if not desc[at + DESC["dirty"]]:
+    if not desc[at + _DIRTY]:
         return False
-    desc[at + DESC["dirty"]] = 0
-    if isinstance(state, XdpPacket) and desc[at + DESC["kind"]] == PK_XDP:
-        state.data = desc[at + DESC["data"]]
-        state.data_end = desc[at + DESC["data_end"]]
-        state.data_meta = desc[at + DESC["data_meta"]]
+    desc[at + _DIRTY] = 0
+    if isinstance(state, XdpPacket) and desc[at + _KIND] == PK_XDP:
+        state.data = desc[at + _DATA]
+        state.data_end = desc[at + _DATA_END]
+        state.data_meta = desc[at + _DATA_META]
         state.sync()
         return True
     return False
